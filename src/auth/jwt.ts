@@ -1,0 +1,42 @@
+import jwt from 'jsonwebtoken';
+import { AppError } from '../errors';
+
+export const ROLES = ['user', 'admin', 'support'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** The caller as the CRM's token describes them. */
+export interface Principal {
+  /** The CRM's user id (JWT `sub`). */
+  sub: string;
+  tenantId: string;
+  role: Role;
+  /** IANA zone from the optional `timezone` claim, used as the user's initial zone. */
+  timezone?: string;
+}
+
+/** Returns an HS256 token for `principal`, valid for `expiresInSeconds` (one day by default). */
+export function signToken(principal: Principal, secret: string, expiresInSeconds = 86400): string {
+  const { sub, ...claims } = principal;
+  return jwt.sign(claims, secret, { algorithm: 'HS256', subject: sub, expiresIn: expiresInSeconds });
+}
+
+/**
+ * Verifies a bearer token (with or without the `Bearer ` prefix) and returns its principal.
+ * Throws `AppError('UNAUTHENTICATED')` when it is missing, expired, forged or lacks a claim.
+ */
+export function verifyToken(header: string | undefined, secret: string): Principal {
+  const token = header?.replace(/^Bearer\s+/i, '').trim();
+  if (!token) throw new AppError('UNAUTHENTICATED', 'Missing token: send "Authorization: Bearer <JWT>".');
+  let claims: jwt.JwtPayload;
+  try {
+    claims = jwt.verify(token, secret, { algorithms: ['HS256'] }) as jwt.JwtPayload;
+  } catch (e) {
+    const expired = e instanceof jwt.TokenExpiredError;
+    throw new AppError('UNAUTHENTICATED', expired ? 'Token expired: get a new token.' : 'Invalid token.');
+  }
+  const { sub, tenantId, role, timezone } = claims;
+  if (typeof sub !== 'string' || typeof tenantId !== 'string' || !ROLES.includes(role)) {
+    throw new AppError('UNAUTHENTICATED', 'Token must carry "sub", "tenantId" and "role" (user, admin or support).');
+  }
+  return { sub, tenantId, role, timezone: typeof timezone === 'string' ? timezone : undefined };
+}

@@ -1,0 +1,86 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { isAllowedTransport } from './sync/transport-policy';
+
+/** Runtime configuration, read from the environment (see DESIGN.md, "Configuration"). */
+export interface Config {
+  port: number;
+  /** Folder for the embedded defaults: SQLite file and generated dev secrets. */
+  dataDir: string;
+  /** `postgres://…` or a SQLite file path. */
+  databaseUrl: string;
+  redisUrl?: string;
+  jwtSecret: string;
+  /** Current credentials key (32 bytes) followed by older keys that may still decrypt. */
+  credentialsKeys: Buffer[];
+  icloudCaldavUrl: string;
+  caldavTimeoutMs: number;
+  syncCron: string;
+  syncIntervalSeconds: number;
+  /** Failed connect attempts allowed per user within `connectThrottleWindowSeconds`. */
+  connectThrottleLimit: number;
+  connectThrottleWindowSeconds: number;
+  /** Messages for the operator produced while loading (generated secrets), logged once the logger exists. */
+  warnings: string[];
+}
+
+/**
+ * Reads a secret from the environment, or from `<dataDir>/<file>`, generating it there on first run.
+ * Returns the secret and, when it was not set in the environment, a warning for the operator.
+ */
+function devSecret(value: string | undefined, dataDir: string, file: string, what: string): [string, string?] {
+  if (value) return [value];
+  const path = join(dataDir, file);
+  if (!existsSync(path)) {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(path, randomBytes(32).toString('base64'), { mode: 0o600 });
+  }
+  return [readFileSync(path, 'utf8').trim(), `${what} is not set: using the development value in ${path}. Set it in production.`];
+}
+
+function decodeKey(b64: string, name: string): Buffer {
+  const key = Buffer.from(b64.trim(), 'base64');
+  if (key.length !== 32) throw new Error(`${name} must be 32 bytes, base64-encoded (got ${key.length} bytes)`);
+  return key;
+}
+
+function intOf(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${value}"`);
+  return n;
+}
+
+/**
+ * Builds the configuration from `env`; every variable has a default that works on a laptop.
+ * Throws an `Error` naming the variable when a value is invalid (bad key length, plain HTTP to a remote host).
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const dataDir = resolve(env.DATA_DIR ?? './data');
+  const warnings: string[] = [];
+  const [jwtSecret, jwtWarning] = devSecret(env.AUTH_JWT_SECRET, dataDir, 'dev-jwt-secret', 'AUTH_JWT_SECRET');
+  const [credKey, keyWarning] = devSecret(env.CREDENTIALS_KEY, dataDir, 'dev-credentials-key', 'CREDENTIALS_KEY');
+  for (const w of [jwtWarning, keyWarning]) if (w) warnings.push(w);
+  const previous = (env.CREDENTIALS_PREVIOUS_KEYS ?? '').split(',').filter((k) => k.trim() !== '');
+  const icloudCaldavUrl = env.ICLOUD_CALDAV_URL ?? 'https://caldav.icloud.com';
+  // Credentials travel in every request: refuse plain HTTP except to loopback (DESIGN.md, "Configuration").
+  if (!isAllowedTransport(new URL(icloudCaldavUrl))) {
+    throw new Error(`ICLOUD_CALDAV_URL must use https (plain http is allowed only to loopback): ${icloudCaldavUrl}`);
+  }
+  return {
+    port: intOf(env.PORT, 4000, 'PORT'),
+    dataDir,
+    databaseUrl: env.DATABASE_URL ?? join(dataDir, 'crm-calendar.sqlite'),
+    redisUrl: env.REDIS_URL || undefined,
+    jwtSecret,
+    credentialsKeys: [decodeKey(credKey, 'CREDENTIALS_KEY'), ...previous.map((k) => decodeKey(k, 'CREDENTIALS_PREVIOUS_KEYS'))],
+    icloudCaldavUrl,
+    caldavTimeoutMs: intOf(env.CALDAV_TIMEOUT_MS, 20000, 'CALDAV_TIMEOUT_MS'),
+    syncCron: env.SYNC_CRON ?? '*/30 * * * * *',
+    syncIntervalSeconds: intOf(env.SYNC_INTERVAL_SECONDS, 120, 'SYNC_INTERVAL_SECONDS'),
+    connectThrottleLimit: intOf(env.CONNECT_THROTTLE_LIMIT, 5, 'CONNECT_THROTTLE_LIMIT'),
+    connectThrottleWindowSeconds: intOf(env.CONNECT_THROTTLE_WINDOW_SECONDS, 600, 'CONNECT_THROTTLE_WINDOW_SECONDS'),
+    warnings,
+  };
+}

@@ -1,0 +1,5 @@
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261124070212 } from './Migration20261124070212';
+
+/** Migrations for sqlite, oldest first. `npm run migration:create -- sqlite` writes a new one: list it here. */
+export const SQLITE_MIGRATIONS: MigrationObject[] = [{ name: 'Migration20261124070212', class: Migration20261124070212 }];

@@ -1,0 +1,60 @@
+import { MikroORM, type EntityManager, type MigrationObject, type Options } from '@mikro-orm/core';
+import { LibSqlDriver } from '@mikro-orm/libsql';
+import { Migrator } from '@mikro-orm/migrations';
+import { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { ENTITIES } from './entities';
+import { POSTGRES_MIGRATIONS } from './migrations/postgresql';
+import { SQLITE_MIGRATIONS } from './migrations/sqlite';
+
+export type Dialect = 'sqlite' | 'postgresql';
+
+/** `postgres://` and `postgresql://` URLs select PostgreSQL; anything else is a SQLite file path. */
+export function dialectOf(databaseUrl: string): Dialect {
+  return /^postgres(ql)?:\/\//.test(databaseUrl) ? 'postgresql' : 'sqlite';
+}
+
+/**
+ * MikroORM options for `databaseUrl`, with the committed migrations of that dialect listed explicitly
+ * (nothing is discovered by scanning files at run time or under jest).
+ */
+export function ormOptions(databaseUrl: string, migrationsList?: MigrationObject[]): Options {
+  const dialect = dialectOf(databaseUrl);
+  const common = {
+    entities: ENTITIES,
+    extensions: [Migrator],
+    discovery: { disableDynamicFileAccess: true, requireEntitiesArray: true },
+    allowGlobalContext: false,
+  };
+  if (dialect === 'postgresql') {
+    return {
+      ...common,
+      driver: PostgreSqlDriver,
+      clientUrl: databaseUrl,
+      migrations: { migrationsList: migrationsList ?? POSTGRES_MIGRATIONS, path: 'src/migrations/postgresql', transactional: true, silent: true },
+    };
+  }
+  if (databaseUrl !== ':memory:') mkdirSync(dirname(databaseUrl), { recursive: true });
+  return {
+    ...common,
+    driver: LibSqlDriver,
+    dbName: databaseUrl,
+    migrations: { migrationsList: migrationsList ?? SQLITE_MIGRATIONS, path: 'src/migrations/sqlite', transactional: true, silent: true },
+  };
+}
+
+/** The ORM and what request handlers and jobs need from it. */
+export interface Orm {
+  orm: MikroORM;
+  /** A fresh EntityManager for one request or one job run. */
+  fork(): EntityManager;
+  close(): Promise<void>;
+}
+
+/** Connects to the database, applies pending migrations and returns the ORM. Throws when either fails. */
+export async function initORM(databaseUrl: string): Promise<Orm> {
+  const orm = await MikroORM.init(ormOptions(databaseUrl));
+  await orm.getMigrator().up();
+  return { orm, fork: () => orm.em.fork(), close: () => orm.close(true) };
+}

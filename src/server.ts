@@ -1,0 +1,116 @@
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { expressMiddleware } from '@as-integrations/express5';
+import express from 'express';
+import { GraphQLError, specifiedRules, validate, type GraphQLFormattedError } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+import { verifyToken, type Principal } from './auth/jwt';
+import type { Config } from './config';
+import type { Context } from './context';
+import { AppError, createErrorFormatter } from './errors';
+import { limitRules } from './graphql-limits';
+import type { Logger } from './logger';
+import { initORM, type Orm } from './orm';
+import { createEventBus, type EventBus } from './pubsub';
+import { createSchema } from './schema';
+import { createServices, type Services } from './services';
+
+/** A running API server. */
+export interface RunningServer {
+  /** HTTP URL of the GraphQL endpoint, e.g. http://localhost:4000/graphql (WebSocket on the same path). */
+  url: string;
+  orm: Orm;
+  services: Services;
+  close(): Promise<void>;
+}
+
+const GRAPHQL_PATH = '/graphql';
+
+function unauthenticated(e: unknown): GraphQLError {
+  const message = e instanceof AppError ? e.message : 'Invalid token.';
+  return new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
+}
+
+/**
+ * Connects the database (applying migrations), then serves GraphQL over HTTP (Apollo) and WebSocket
+ * (graphql-ws) on `config.port` (0 picks a free port). Returns once it listens; throws when the
+ * database or the port is unavailable.
+ */
+export async function startServer(config: Config, logger: Logger, events: EventBus = createEventBus()): Promise<RunningServer> {
+  const orm = await initORM(config.databaseUrl);
+  const services = createServices(config, events, logger);
+  const schema = await createSchema(events);
+  const formatError = createErrorFormatter(logger);
+  const app = express();
+  const httpServer: Server = createServer(app);
+  const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH });
+
+  const wsCleanup = useServer<Record<string, unknown>, { principal?: Principal }>(
+    {
+      schema,
+      validate: (s, document) => validate(s, document, [...specifiedRules, ...limitRules]),
+      onConnect: (ctx) => {
+        try {
+          ctx.extra.principal = verifyToken(ctx.connectionParams?.authorization as string | undefined, config.jwtSecret);
+          return true;
+        } catch (e) {
+          // graphql-ws would close with a bare 4403; say why (RFC 6455 section 7.4.2: 4000-4999 are ours).
+          ctx.extra.socket.close(4401, unauthenticated(e).message);
+          return false;
+        }
+      },
+      context: (ctx): Context => ({ principal: ctx.extra.principal!, em: orm.fork(), services }),
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        'errors' in result && result.errors ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON() as GraphQLFormattedError, e) as never) } : result,
+    },
+    wsServer,
+  );
+
+  const apollo = new ApolloServer<Context>({
+    schema,
+    formatError,
+    validationRules: limitRules,
+    includeStacktraceInErrorResponses: false,
+    introspection: true,
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      { serverWillStart: async () => ({ drainServer: async () => wsCleanup.dispose() }) },
+    ],
+  });
+  await apollo.start();
+
+  app.get('/healthz', (_req, res) => void res.json({ ok: true }));
+  app.use(
+    GRAPHQL_PATH,
+    express.json({ limit: '1mb' }),
+    expressMiddleware(apollo, {
+      context: async ({ req }) => {
+        try {
+          return { principal: verifyToken(req.headers.authorization, config.jwtSecret), em: orm.fork(), services };
+        } catch (e) {
+          throw unauthenticated(e);
+        }
+      },
+    }),
+  );
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.port, resolve);
+  });
+  const { port } = httpServer.address() as AddressInfo;
+  const url = `http://localhost:${port}${GRAPHQL_PATH}`;
+  logger.info({ url }, 'GraphQL server listening (HTTP and WebSocket)');
+  return {
+    url,
+    orm,
+    services,
+    close: async () => {
+      await apollo.stop();
+      await orm.close();
+    },
+  };
+}

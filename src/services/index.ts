@@ -1,0 +1,26 @@
+import type { Config } from '../config';
+import { CredentialsCipher } from '../auth/credentials.cipher';
+import type { Logger } from '../logger';
+import type { EventBus } from '../pubsub';
+import { ConnectThrottle } from './connect-throttle.service';
+import { IntegrationService } from './integration.service';
+
+/** The services resolvers and jobs call; built once per process by `createServices`. */
+export interface Services {
+  integrations: IntegrationService;
+  events: EventBus;
+  logger: Logger;
+}
+
+/** Wires the services from the configuration. Throws when the credentials keys are invalid. */
+export function createServices(config: Config, events: EventBus, logger: Logger): Services {
+  const integrations = new IntegrationService({
+    icloudCaldavUrl: config.icloudCaldavUrl,
+    caldavTimeoutMs: config.caldavTimeoutMs,
+    cipher: new CredentialsCipher(config.credentialsKeys),
+    throttle: new ConnectThrottle(config.connectThrottleLimit, config.connectThrottleWindowSeconds),
+    events,
+    logger,
+  });
+  return { integrations, events, logger };
+}

@@ -1,0 +1,216 @@
+import type { EntityManager } from '@mikro-orm/core';
+import { normaliseAppleCredentials } from '../auth/apple-credentials';
+import type { Principal } from '../auth/jwt';
+import type { CredentialsCipher } from '../auth/credentials.cipher';
+import { CalendarIntegration, IntegrationStatus } from '../entities/calendar-integration.entity';
+import { ExternalCalendar } from '../entities/external-calendar.entity';
+import type { User } from '../entities/user.entity';
+import { AppError, toAppError } from '../errors';
+import type { Logger } from '../logger';
+import type { EventBus } from '../pubsub';
+import { toIntegrationDto } from '../resolvers/integration.mapper';
+import { CalDavClient, type DiscoveredCalendar } from '../sync/caldav.client';
+import { CalDavError } from '../sync/caldav.errors';
+import type { ConnectThrottle } from './connect-throttle.service';
+import { ensureUser } from './user.service';
+
+export interface IntegrationServiceDeps {
+  icloudCaldavUrl: string;
+  caldavTimeoutMs: number;
+  cipher: CredentialsCipher;
+  throttle: ConnectThrottle;
+  events: EventBus;
+  logger: Logger;
+}
+
+const REMOVED_PRIMARY = (name: string) =>
+  `Your primary calendar "${name}" no longer exists in iCloud (or is read-only now): pick another primary calendar.`;
+
+/**
+ * Connects, lists and configures a user's iCloud accounts. Every method is scoped to the caller: an id
+ * of another user or tenant is answered `NOT_FOUND`, exactly as an id that does not exist.
+ */
+export class IntegrationService {
+  constructor(private readonly deps: IntegrationServiceDeps) {}
+
+  /**
+   * Validates the input, discovers the account and stores it (updating the existing integration of the
+   * same Apple ID). Throws `INVALID_APPLE_ID`, `INVALID_APP_SPECIFIC_PASSWORD`, `ICLOUD_AUTH_FAILED`,
+   * `ICLOUD_UNAVAILABLE`, `ICLOUD_BAD_RESPONSE` or `TOO_MANY_ATTEMPTS`; nothing is stored when it throws.
+   */
+  async connectICloud(em: EntityManager, principal: Principal, input: { appleId: string; appSpecificPassword: string }): Promise<CalendarIntegration> {
+    const user = await ensureUser(em, principal);
+    await this.deps.throttle.check(em, user.id);
+    let discovery;
+    let credentials;
+    try {
+      credentials = normaliseAppleCredentials(input.appleId, input.appSpecificPassword);
+      discovery = await this.client(credentials.appleId, credentials.appSpecificPassword).discover();
+    } catch (e) {
+      const userFault = e instanceof AppError || (e instanceof CalDavError && e.failure === 'AUTH');
+      if (userFault) await this.deps.throttle.recordFailure(em, user.id);
+      this.deps.logger.info({ userId: user.id, reason: (e as Error).message }, 'iCloud connect attempt failed');
+      throw toAppError(e);
+    }
+    const existing = await em.findOne(CalendarIntegration, { user, appleId: credentials.appleId }, { populate: ['calendars'] });
+    const before = existing?.status;
+    const integration: CalendarIntegration =
+      existing ?? em.create(CalendarIntegration, { user, tenantId: user.tenantId, appleId: credentials.appleId, principalUrl: discovery.principalUrl, homeUrl: discovery.homeUrl });
+    Object.assign(integration, {
+      principalUrl: discovery.principalUrl,
+      homeUrl: discovery.homeUrl,
+      passwordCipher: this.deps.cipher.encrypt(credentials.appSpecificPassword, integration.id),
+      status: IntegrationStatus.CONNECTED,
+      statusMessage: null,
+      failureCount: 0,
+      nextSyncAt: new Date(),
+    });
+    this.applyCalendarList(integration, discovery.calendars);
+    await em.flush();
+    this.deps.logger.info({ userId: user.id, integrationId: integration.id, calendars: discovery.calendars.length }, 'iCloud connected');
+    this.publishIfChanged(principal, integration, before);
+    return integration;
+  }
+
+  /** Returns the caller's integrations, oldest first, with their calendars. */
+  async list(em: EntityManager, principal: Principal): Promise<CalendarIntegration[]> {
+    const user = await ensureUser(em, principal);
+    return em.find(CalendarIntegration, { user }, { populate: ['calendars'], orderBy: { createdAt: 'asc' } });
+  }
+
+  /** Returns one of the caller's integrations. Throws `NOT_FOUND` for anyone else's. */
+  async get(em: EntityManager, principal: Principal, id: string): Promise<CalendarIntegration> {
+    const user = await ensureUser(em, principal);
+    const integration = await em.findOne(CalendarIntegration, { id, user }, { populate: ['calendars'] });
+    if (!integration) throw new AppError('NOT_FOUND', `No calendar integration ${id} for this user.`);
+    return integration;
+  }
+
+  /**
+   * Forgets the stored password and stops syncing; CRM data and the calendar list stay (a later
+   * `connectICloud` with the same Apple ID revives this integration). Returns true.
+   */
+  async disconnect(em: EntityManager, principal: Principal, id: string): Promise<boolean> {
+    const integration = await this.get(em, principal, id);
+    const before = integration.status;
+    Object.assign(integration, { passwordCipher: null, status: IntegrationStatus.DISCONNECTED, statusMessage: null, nextSyncAt: null, leaseOwner: null, leaseUntil: null });
+    for (const c of integration.calendars) Object.assign(c, { isPrimary: false, checkForConflicts: false, syncToken: null, ctag: null });
+    await em.flush();
+    this.publishIfChanged(principal, integration, before);
+    return true;
+  }
+
+  /**
+   * Makes `calendarId` the caller's only primary calendar (also checked for conflicts). Throws
+   * `NOT_FOUND`, `CALENDAR_NOT_WRITABLE` or `INTEGRATION_DISCONNECTED`.
+   */
+  async setPrimaryCalendar(em: EntityManager, principal: Principal, calendarId: string): Promise<ExternalCalendar> {
+    const [calendar] = await this.ownCalendars(em, principal, [calendarId]);
+    if (!calendar.writable) {
+      throw new AppError('CALENDAR_NOT_WRITABLE', `"${calendar.name}" is read-only in iCloud (subscribed or shared without write access): pick a calendar you can edit.`);
+    }
+    const user = calendar.integration.user;
+    const current = await em.find(ExternalCalendar, { isPrimary: true, integration: { user } });
+    for (const c of current) c.isPrimary = false;
+    Object.assign(calendar, { isPrimary: true, checkForConflicts: true });
+    const integration = calendar.integration;
+    if (integration.statusMessage?.includes('pick another primary calendar')) integration.statusMessage = null;
+    await em.flush();
+    return calendar;
+  }
+
+  /**
+   * Sets which of the caller's calendars block booking: exactly `calendarIds`, plus the primary.
+   * Returns every calendar of the caller's connected integrations. Throws `NOT_FOUND` for an id that is not the caller's.
+   */
+  async setConflictCalendars(em: EntityManager, principal: Principal, calendarIds: string[]): Promise<ExternalCalendar[]> {
+    const chosen = new Set((await this.ownCalendars(em, principal, calendarIds)).map((c) => c.id));
+    const user = await ensureUser(em, principal);
+    const all = await em.find(ExternalCalendar, { integration: { user, status: { $ne: IntegrationStatus.DISCONNECTED } } }, { orderBy: { name: 'asc' } });
+    for (const c of all) c.checkForConflicts = c.isPrimary || chosen.has(c.id);
+    await em.flush();
+    return all;
+  }
+
+  /**
+   * Lists the account's calendars again with the stored password, picking up calendars added or
+   * removed in iCloud. A 401 turns the integration to `NEEDS_RECONNECT`. Throws the mapped CalDAV error.
+   */
+  async refreshCalendars(em: EntityManager, principal: Principal, id: string): Promise<CalendarIntegration> {
+    const integration = await this.get(em, principal, id);
+    const password = await this.password(em, integration);
+    const before = integration.status;
+    try {
+      const calendars = await this.client(integration.appleId, password).listCalendars(integration.homeUrl);
+      this.applyCalendarList(integration, calendars);
+    } catch (e) {
+      if (e instanceof CalDavError && e.failure === 'AUTH') {
+        integration.status = IntegrationStatus.NEEDS_RECONNECT;
+        integration.statusMessage = 'iCloud refused the app-specific password (it was revoked or the Apple ID password changed): create a new app-specific password and connect again.';
+        await em.flush();
+        this.publishIfChanged(principal, integration, before);
+      }
+      throw toAppError(e);
+    }
+    await em.flush();
+    return integration;
+  }
+
+  /** Decrypts the stored password. Throws `INTEGRATION_DISCONNECTED` when there is none. */
+  private async password(em: EntityManager, integration: CalendarIntegration): Promise<string> {
+    await em.populate(integration, ['passwordCipher']);
+    if (!integration.passwordCipher) {
+      throw new AppError('INTEGRATION_DISCONNECTED', 'This account is disconnected: connect it again with an app-specific password.');
+    }
+    return this.deps.cipher.decrypt(integration.passwordCipher, integration.id);
+  }
+
+  private client(username: string, password: string): CalDavClient {
+    return new CalDavClient({ serverUrl: this.deps.icloudCaldavUrl, username, password, timeoutMs: this.deps.caldavTimeoutMs });
+  }
+
+  /** Loads calendars of the caller's connected integrations by id; throws `NOT_FOUND` naming any other id. */
+  private async ownCalendars(em: EntityManager, principal: Principal, ids: string[]): Promise<ExternalCalendar[]> {
+    const user: User = await ensureUser(em, principal);
+    const unique = [...new Set(ids)];
+    const found = await em.find(ExternalCalendar, { id: { $in: unique }, integration: { user } }, { populate: ['integration', 'integration.user'] });
+    const missing = unique.filter((id) => !found.some((c) => c.id === id));
+    if (missing.length) throw new AppError('NOT_FOUND', `No calendar ${missing.join(', ')} among your connected calendars.`);
+    const disconnected = found.find((c) => c.integration.status === IntegrationStatus.DISCONNECTED);
+    if (disconnected) throw new AppError('INTEGRATION_DISCONNECTED', `"${disconnected.name}" belongs to a disconnected account: connect it again first.`);
+    return unique.map((id) => found.find((c) => c.id === id)!);
+  }
+
+  /** Brings the stored calendar list in line with iCloud's, keeping the user's choices by href. */
+  private applyCalendarList(integration: CalendarIntegration, listed: DiscoveredCalendar[]): void {
+    const byHref = new Map(listed.map((c) => [c.href, c]));
+    for (const stored of integration.calendars.getItems()) {
+      const fresh = byHref.get(stored.href);
+      if (fresh) continue;
+      if (stored.isPrimary) integration.statusMessage = REMOVED_PRIMARY(stored.name);
+      integration.calendars.remove(stored);
+    }
+    for (const fresh of listed) {
+      let stored = integration.calendars.getItems().find((c) => c.href === fresh.href);
+      if (!stored) {
+        stored = new ExternalCalendar();
+        stored.href = fresh.href;
+        integration.calendars.add(stored);
+      }
+      Object.assign(stored, { name: fresh.name, color: fresh.color, writable: fresh.writable });
+      if (stored.isPrimary && !fresh.writable) {
+        stored.isPrimary = false;
+        integration.statusMessage = REMOVED_PRIMARY(stored.name);
+      }
+    }
+  }
+
+  private publishIfChanged(principal: Principal, integration: CalendarIntegration, before: IntegrationStatus | undefined): void {
+    if (before === integration.status) return;
+    this.deps.events.publish('INTEGRATION_STATUS_CHANGED', {
+      tenantId: principal.tenantId,
+      userId: principal.sub,
+      integration: toIntegrationDto(integration),
+    });
+  }
+}

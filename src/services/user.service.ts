@@ -1,0 +1,49 @@
+import type { EntityManager } from '@mikro-orm/core';
+import type { Principal } from '../auth/jwt';
+import { User } from '../entities/user.entity';
+import { AppError } from '../errors';
+
+/** True when `zone` is an IANA time zone name this runtime knows. */
+export function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return zone.length > 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Returns the caller's user record, creating it on first sight from the token's `sub` and `tenantId`
+ * (initial zone from the `timezone` claim when it is a valid IANA name, else UTC).
+ */
+export async function ensureUser(em: EntityManager, principal: Principal): Promise<User> {
+  const existing = await em.findOne(User, { tenantId: principal.tenantId, externalId: principal.sub });
+  if (existing) return existing;
+  const user = em.create(User, {
+    externalId: principal.sub,
+    tenantId: principal.tenantId,
+    timezone: principal.timezone && isTimeZone(principal.timezone) ? principal.timezone : 'UTC',
+  });
+  try {
+    await em.persistAndFlush(user);
+    return user;
+  } catch (e) {
+    // Two first requests of one user raced: the other insert won, use its row.
+    em.clear();
+    const winner = await em.findOne(User, { tenantId: principal.tenantId, externalId: principal.sub });
+    if (!winner) throw e;
+    return winner;
+  }
+}
+
+/** Sets the caller's zone for all-day and floating iCloud events. Throws `BAD_USER_INPUT` for an unknown zone. */
+export async function setTimezone(em: EntityManager, principal: Principal, timezone: string): Promise<User> {
+  if (!isTimeZone(timezone)) {
+    throw new AppError('BAD_USER_INPUT', `"${timezone}" is not an IANA time zone name (for example "Europe/Berlin" or "America/New_York").`);
+  }
+  const user = await ensureUser(em, principal);
+  user.timezone = timezone;
+  await em.flush();
+  return user;
+}

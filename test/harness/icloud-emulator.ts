@@ -1,0 +1,238 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { freePort } from './ports';
+import { READ_ONLY_PREFIX, type RadicaleServer } from './radicale';
+
+/** An Apple ID the emulation accepts, with its app-specific password and iCloud person id (dsid). */
+export interface EmulatedAccount {
+  appleId: string;
+  appSpecificPassword: string;
+  dsid: string;
+}
+
+/**
+ * iCloud's CalDAV front emulated on loopback, forwarding calendar traffic to a real Radicale.
+ * Discovery is answered the iCloud way (CALDAV-FACTS.md, "iCloud"): the front host gives the principal,
+ * the principal gives an ABSOLUTE home-set URL on a partition host (127.0.0.2), and calendars are served
+ * only there. A bad password gets Apple's empty 401 with two challenges.
+ */
+export interface ICloudEmulator {
+  /** Front URL, what `ICLOUD_CALDAV_URL` points at. */
+  url: string;
+  partitionUrl: string;
+  addAccount(appleId?: string): EmulatedAccount;
+  /** Revokes the account's app-specific password (as changing the Apple ID password does). */
+  revoke(appleId: string): void;
+  /** Issues a new app-specific password for a revoked account. */
+  reissue(appleId: string): EmulatedAccount;
+  /** The next `count` requests answer `status` (with `Retry-After` when given). */
+  failNext(status: number, count?: number, retryAfterSeconds?: number): void;
+  /** Every request waits `ms` before it is answered (0 turns it off). */
+  delay(ms: number): void;
+  /** Requests received, per host. */
+  requests: { front: number; partition: number };
+  stop(): Promise<void>;
+}
+
+const PARTITION_HOST = '127.0.0.2';
+const MULTISTATUS_NS = 'xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:CS="http://calendarserver.org/ns/"';
+
+function appPassword(): string {
+  const letters = Array.from({ length: 16 }, () => String.fromCharCode(97 + randomInt(26))).join('');
+  return letters.match(/.{4}/g)!.join('-');
+}
+
+function multistatus(responses: { href: string; props: string }[]): string {
+  const body = responses
+    .map((r) => `<response><href>${r.href}</href><propstat><prop>${r.props}</prop><status>HTTP/1.1 200 OK</status></propstat></response>`)
+    .join('');
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<multistatus ${MULTISTATUS_NS}>${body}</multistatus>`;
+}
+
+/** The collections every iCloud home holds besides calendars; Radicale has no such thing, so they are added. */
+function specialCollections(home: string): string {
+  const special = [
+    ['inbox/', '<C:schedule-inbox/>'],
+    ['outbox/', '<C:schedule-outbox/>'],
+    ['notification/', '<CS:notification/>'],
+  ];
+  return special
+    .map(
+      ([slug, type]) =>
+        `<response ${MULTISTATUS_NS}><href>${home}${slug}</href><propstat><prop><resourcetype><collection/>${type}</resourcetype>` +
+        `</prop><status>HTTP/1.1 200 OK</status></propstat></response>`,
+    )
+    .join('');
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function listen(server: Server, host: string): Promise<string> {
+  return new Promise(async (resolve, reject) => {
+    const port = await freePort(host);
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(`http://${host}:${port}`));
+  });
+}
+
+/** Starts the front (127.0.0.1) and partition (127.0.0.2) hosts in front of `radicale`. */
+export async function startICloudEmulator(radicale: RadicaleServer): Promise<ICloudEmulator> {
+  const accounts = new Map<string, EmulatedAccount & { revoked: boolean; backendPassword: string }>();
+  const failures: { status: number; retryAfter?: number }[] = [];
+  const requests = { front: 0, partition: 0 };
+  let delayMs = 0;
+  let partitionUrl = '';
+
+  function authenticate(req: IncomingMessage) {
+    const [scheme, encoded] = (req.headers.authorization ?? '').split(' ');
+    if (scheme !== 'Basic' || !encoded) return undefined;
+    const decoded = Buffer.from(encoded, 'base64').toString();
+    const sep = decoded.indexOf(':');
+    const account = accounts.get(decoded.slice(0, sep).toLowerCase());
+    return account && !account.revoked && account.appSpecificPassword === decoded.slice(sep + 1) ? account : undefined;
+  }
+
+  function unauthorized(res: ServerResponse) {
+    // Apple offers two schemes; a client must pick Basic (CALDAV-FACTS.md).
+    res.writeHead(401, { 'WWW-Authenticate': ['Basic realm="MMCalDav"', 'X-MobileMe-AuthToken realm="MMCalDav"'], 'Content-Length': '0' });
+    res.end();
+  }
+
+  function front(req: IncomingMessage, res: ServerResponse, account: EmulatedAccount) {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path === '/.well-known/caldav') {
+      res.writeHead(301, { Location: '/' }).end();
+    } else if (req.method === 'PROPFIND' && path === '/') {
+      res.writeHead(207, { 'Content-Type': 'text/xml; charset=utf-8' });
+      res.end(multistatus([{ href: '/', props: `<current-user-principal><href>/${account.dsid}/principal/</href></current-user-principal>` }]));
+    } else if (req.method === 'PROPFIND' && path === `/${account.dsid}/principal/`) {
+      res.writeHead(207, { 'Content-Type': 'text/xml; charset=utf-8' });
+      res.end(
+        multistatus([
+          {
+            href: path,
+            props:
+              `<current-user-principal><href>${path}</href></current-user-principal>` +
+              `<C:calendar-home-set><href>${partitionUrl}/${account.dsid}/calendars/</href></C:calendar-home-set>` +
+              `<displayname>${account.appleId}</displayname>` +
+              `<C:calendar-user-address-set><href>mailto:${account.appleId}</href></C:calendar-user-address-set>`,
+          },
+        ]),
+      );
+    } else {
+      res.writeHead(404, { 'Content-Length': '0' }).end();
+    }
+  }
+
+  async function partition(req: IncomingMessage, res: ServerResponse, account: EmulatedAccount & { backendPassword: string }) {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const home = `/${account.dsid}/calendars/`;
+    if (!url.pathname.startsWith(home)) return void res.writeHead(404, { 'Content-Length': '0' }).end();
+    const rest = url.pathname.slice(home.length);
+    const headers: Record<string, string> = {
+      authorization: 'Basic ' + Buffer.from(`${account.dsid}:${account.backendPassword}`).toString('base64'),
+    };
+    for (const h of ['depth', 'content-type', 'if-match', 'if-none-match', 'prefer']) {
+      const v = req.headers[h];
+      if (typeof v === 'string') headers[h] = v;
+    }
+    const body = await readBody(req);
+    const upstream = await fetch(`${radicale.url}/${account.dsid}/${rest}${url.search}`, {
+      method: req.method,
+      headers,
+      body: body.length ? body : undefined,
+    });
+    let text = await upstream.text();
+    const type = upstream.headers.get('content-type') ?? '';
+    if (type.includes('xml')) {
+      // Radicale names the home /<dsid>/; iCloud names it /<dsid>/calendars/.
+      text = text.replace(new RegExp(`(<(?:[A-Za-z]+:)?href>)/${account.dsid}/`, 'g'), `$1${home}`);
+      if (req.method === 'PROPFIND' && rest === '' && req.headers.depth === '1') {
+        const end = text.lastIndexOf('</');
+        text = text.slice(0, end) + specialCollections(home) + text.slice(end);
+      }
+    }
+    const out: Record<string, string> = {};
+    upstream.headers.forEach((v, k) => {
+      // fetch has already decoded the body: drop the framing and encoding headers of the upstream response.
+      if (!['content-length', 'content-encoding', 'transfer-encoding', 'connection', 'keep-alive'].includes(k)) out[k] = v;
+    });
+    res.writeHead(upstream.status, out);
+    res.end(text);
+  }
+
+  function handler(host: 'front' | 'partition') {
+    return async (req: IncomingMessage, res: ServerResponse) => {
+      requests[host]++;
+      try {
+        if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
+        const failure = failures.shift();
+        if (failure) {
+          const headers: Record<string, string> = { 'Content-Length': '0' };
+          if (failure.retryAfter !== undefined) headers['Retry-After'] = String(failure.retryAfter);
+          return void res.writeHead(failure.status, headers).end();
+        }
+        const account = authenticate(req);
+        if (!account) return unauthorized(res);
+        if (host === 'front') front(req, res, account);
+        else await partition(req, res, account);
+      } catch (e) {
+        if (!res.headersSent) res.writeHead(502);
+        res.end(String(e));
+      }
+    };
+  }
+
+  const frontServer = createServer(handler('front'));
+  const partitionServer = createServer(handler('partition'));
+  const url = await listen(frontServer, '127.0.0.1');
+  partitionUrl = await listen(partitionServer, PARTITION_HOST);
+
+  function addAccount(appleId = `user${randomInt(1e9)}@icloud.example`): EmulatedAccount {
+    const account = {
+      appleId: appleId.toLowerCase(),
+      appSpecificPassword: appPassword(),
+      dsid: String(randomInt(1e9, 2e9)),
+      revoked: false,
+      backendPassword: randomBytes(12).toString('hex'),
+    };
+    radicale.addUser(account.dsid, account.backendPassword);
+    radicale.createCollectionOnDisk(account.dsid, 'home', { name: 'Calendar', color: '#1BADF8FF', components: ['VEVENT'] });
+    radicale.createCollectionOnDisk(account.dsid, 'work', { name: 'Work', color: '#FF2968FF', components: ['VEVENT'] });
+    radicale.createCollectionOnDisk(account.dsid, 'tasks', { name: 'Reminders', color: '#CC73E1FF', components: ['VTODO'] });
+    radicale.createCollectionOnDisk(account.dsid, `${READ_ONLY_PREFIX}holidays`, { name: 'US Holidays', components: ['VEVENT'] });
+    accounts.set(account.appleId, account);
+    const { appleId: id, appSpecificPassword, dsid } = account;
+    return { appleId: id, appSpecificPassword, dsid };
+  }
+
+  return {
+    url,
+    partitionUrl,
+    requests,
+    addAccount,
+    revoke: (appleId) => void (accounts.get(appleId.toLowerCase())!.revoked = true),
+    reissue: (appleId) => {
+      const account = accounts.get(appleId.toLowerCase())!;
+      Object.assign(account, { revoked: false, appSpecificPassword: appPassword() });
+      return { appleId: account.appleId, appSpecificPassword: account.appSpecificPassword, dsid: account.dsid };
+    },
+    failNext: (status, count = 1, retryAfter) => {
+      for (let i = 0; i < count; i++) failures.push({ status, retryAfter });
+    },
+    delay: (ms) => void (delayMs = ms),
+    stop: async () => {
+      for (const s of [frontServer, partitionServer]) {
+        s.closeAllConnections();
+        await new Promise((r) => s.close(r));
+      }
+    },
+  };
+}

@@ -1,0 +1,89 @@
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, waitForHttp } from './ports';
+import { launch } from './process';
+
+/** Collections whose name starts with this are read-only for their owner (Radicale rights file). */
+export const READ_ONLY_PREFIX = 'readonly-';
+
+export interface CollectionProps {
+  name: string;
+  color?: string;
+  /** Component types, e.g. ['VEVENT'] or ['VTODO']. */
+  components: string[];
+}
+
+/** A real Radicale 3 server with htpasswd auth on a free loopback port. */
+export interface RadicaleServer {
+  url: string;
+  addUser(user: string, password: string): void;
+  /** Creates a calendar collection on disk, as an administrator would (e.g. a read-only shared one). */
+  createCollectionOnDisk(user: string, slug: string, props: CollectionProps): string;
+  stop(): Promise<void>;
+}
+
+const RIGHTS = `
+[root]
+user: .+
+collection:
+permissions: R
+
+[principal]
+user: .+
+collection: {user}
+permissions: RW
+
+[readonly]
+user: .+
+collection: {user}/${READ_ONLY_PREFIX}[^/]*
+permissions: r
+
+[calendars]
+user: .+
+collection: {user}/[^/]+
+permissions: rw
+`;
+
+/** Starts `/usr/bin/radicale`; throws with its output when it is missing or does not come up. */
+export async function startRadicale(): Promise<RadicaleServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'radicale-'));
+  const port = await freePort();
+  const users = join(dir, 'users');
+  writeFileSync(users, '');
+  writeFileSync(join(dir, 'rights'), RIGHTS);
+  writeFileSync(
+    join(dir, 'config'),
+    `[server]\nhosts = 127.0.0.1:${port}\n[auth]\ntype = htpasswd\nhtpasswd_filename = ${users}\nhtpasswd_encryption = plain\ndelay = 0\n` +
+      `[rights]\ntype = from_file\nfile = ${join(dir, 'rights')}\n[storage]\nfilesystem_folder = ${join(dir, 'collections')}\n` +
+      `[logging]\nlevel = warning\n`,
+  );
+  const proc = launch('/usr/bin/radicale', ['-C', join(dir, 'config')]);
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHttp(url + '/');
+  } catch (e) {
+    await proc.stop();
+    throw new Error(`Radicale did not start (apt-get install radicale): ${(e as Error).message}\n${proc.output()}`);
+  }
+  return {
+    url,
+    addUser: (user, password) => appendFileSync(users, `${user}:${password}\n`),
+    createCollectionOnDisk: (user, slug, props) => {
+      const folder = join(dir, 'collections', 'collection-root', user, slug);
+      mkdirSync(folder, { recursive: true });
+      const radicaleProps: Record<string, string> = {
+        tag: 'VCALENDAR',
+        'D:displayname': props.name,
+        'C:supported-calendar-component-set': props.components.join(','),
+      };
+      if (props.color) radicaleProps['ICAL:calendar-color'] = props.color;
+      writeFileSync(join(folder, '.Radicale.props'), JSON.stringify(radicaleProps));
+      return `/${encodeURIComponent(user)}/${slug}/`;
+    },
+    stop: async () => {
+      await proc.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
