@@ -32,7 +32,7 @@ export function ormOptions(databaseUrl: string, migrationsList?: MigrationObject
       ...common,
       driver: PostgreSqlDriver,
       clientUrl: databaseUrl,
-      migrations: { migrationsList: migrationsList ?? POSTGRES_MIGRATIONS, path: 'src/migrations/postgresql', transactional: true, silent: true },
+      migrations: { migrationsList: migrationsList ?? POSTGRES_MIGRATIONS, path: 'src/migrations/postgresql', transactional: true, silent: true, snapshot: false },
     };
   }
   if (databaseUrl !== ':memory:') mkdirSync(dirname(databaseUrl), { recursive: true });
@@ -40,7 +40,7 @@ export function ormOptions(databaseUrl: string, migrationsList?: MigrationObject
     ...common,
     driver: LibSqlDriver,
     dbName: databaseUrl,
-    migrations: { migrationsList: migrationsList ?? SQLITE_MIGRATIONS, path: 'src/migrations/sqlite', transactional: true, silent: true },
+    migrations: { migrationsList: migrationsList ?? SQLITE_MIGRATIONS, path: 'src/migrations/sqlite', transactional: true, silent: true, snapshot: false },
   };
 }
 
