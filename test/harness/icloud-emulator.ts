@@ -25,8 +25,8 @@ export interface ICloudEmulator {
   revoke(appleId: string): void;
   /** Issues a new app-specific password for a revoked account. */
   reissue(appleId: string): EmulatedAccount;
-  /** The next `count` requests answer `status` (with `Retry-After` when given). */
-  failNext(status: number, count?: number, retryAfterSeconds?: number): void;
+  /** The next `count` requests answer `status` (with `Retry-After` or a body when given). */
+  failNext(status: number, options?: { count?: number; retryAfterSeconds?: number; body?: string; host?: 'front' | 'partition' }): void;
   /** Every request waits `ms` before it is answered (0 turns it off). */
   delay(ms: number): void;
   /** Requests received, per host. */
@@ -85,7 +85,7 @@ function listen(server: Server, host: string): Promise<string> {
 /** Starts the front (127.0.0.1) and partition (127.0.0.2) hosts in front of `radicale`. */
 export async function startICloudEmulator(radicale: RadicaleServer): Promise<ICloudEmulator> {
   const accounts = new Map<string, EmulatedAccount & { revoked: boolean; backendPassword: string }>();
-  const failures: { status: number; retryAfter?: number }[] = [];
+  const failures: { status: number; retryAfterSeconds?: number; body?: string; host?: 'front' | 'partition' }[] = [];
   const requests = { front: 0, partition: 0 };
   let delayMs = 0;
   let partitionUrl = '';
@@ -173,11 +173,12 @@ export async function startICloudEmulator(radicale: RadicaleServer): Promise<ICl
       requests[host]++;
       try {
         if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
-        const failure = failures.shift();
+        const index = failures.findIndex((f) => !f.host || f.host === host);
+        const failure = index < 0 ? undefined : failures.splice(index, 1)[0];
         if (failure) {
-          const headers: Record<string, string> = { 'Content-Length': '0' };
-          if (failure.retryAfter !== undefined) headers['Retry-After'] = String(failure.retryAfter);
-          return void res.writeHead(failure.status, headers).end();
+          const headers: Record<string, string> = { 'Content-Type': 'text/xml; charset=utf-8' };
+          if (failure.retryAfterSeconds !== undefined) headers['Retry-After'] = String(failure.retryAfterSeconds);
+          return void res.writeHead(failure.status, headers).end(failure.body ?? '');
         }
         const account = authenticate(req);
         if (!account) return unauthorized(res);
@@ -224,8 +225,8 @@ export async function startICloudEmulator(radicale: RadicaleServer): Promise<ICl
       Object.assign(account, { revoked: false, appSpecificPassword: appPassword() });
       return { appleId: account.appleId, appSpecificPassword: account.appSpecificPassword, dsid: account.dsid };
     },
-    failNext: (status, count = 1, retryAfter) => {
-      for (let i = 0; i < count; i++) failures.push({ status, retryAfter });
+    failNext: (status, { count = 1, ...rest } = {}) => {
+      for (let i = 0; i < count; i++) failures.push({ status, ...rest });
     },
     delay: (ms) => void (delayMs = ms),
     stop: async () => {
