@@ -123,4 +123,22 @@ describe('connectICloud with bad input or a failing iCloud', () => {
     const otherUser = await attempt(account.appleId, account.appSpecificPassword);
     expect(otherUser.res.errors).toBeUndefined();
   });
+
+  it('refuses a read-only calendar as primary with CALENDAR_NOT_WRITABLE and changes nothing', async () => {
+    const token = app.token(`user-${++n}`);
+    const own = await target.newAccount();
+    const connected = await app.gql(token, CONNECT, { input: { appleId: own.appleId, appSpecificPassword: own.appSpecificPassword } });
+    const calendars = connected.data!.connectICloud.calendars as { id: string; name: string; writable: boolean; isPrimary: boolean }[];
+    const holidays = calendars.find((c) => c.name === 'US Holidays')!;
+    expect(holidays.writable).toBe(false);
+    const res = await app.gql(token, `mutation($id: ID!) { setPrimaryCalendar(input: {calendarId: $id}) { id } }`, { id: holidays.id });
+    expectCleanError(res, 'CALENDAR_NOT_WRITABLE', /"US Holidays" is read-only/);
+    const after = (await app.gql(token, INTEGRATIONS)).data!.calendarIntegrations[0].calendars as { isPrimary: boolean }[];
+    expect(after.some((c) => c.isPrimary)).toBe(false);
+  });
+
+  it('refuses an unknown calendar id with NOT_FOUND', async () => {
+    const res = await app.gql(app.token(`user-${++n}`), `mutation { setConflictCalendars(input: {calendarIds: ["3f1c2a9e-0000-4000-8000-000000000000"]}) { id } }`);
+    expectCleanError(res, 'NOT_FOUND', /No calendar 3f1c2a9e/);
+  });
 });
