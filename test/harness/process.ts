@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { waitForHttp } from './ports';
 
 /** A child process whose output is kept for error messages, stopped by `stop()`. */
 export interface Managed {
@@ -28,4 +30,23 @@ export function launch(command: string, args: string[], options: SpawnOptions = 
         setTimeout(() => child.kill('SIGKILL'), 5000).unref();
       }),
   };
+}
+
+/**
+ * Launches an HTTP daemon that keeps its state in `dir` and waits until `url` answers. Returns its URL and
+ * a `stop` that also deletes `dir`; throws with the daemon's output (and the package to install) when it does not come up.
+ */
+export async function launchHttpDaemon(name: string, pkg: string, command: string, args: string[], url: string, dir: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const proc = launch(command, args);
+  const stop = async () => {
+    await proc.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitForHttp(url + '/');
+  } catch (e) {
+    await stop();
+    throw new Error(`${name} did not start (apt-get install ${pkg}): ${(e as Error).message}\n${proc.output()}`);
+  }
+  return { url, stop };
 }

@@ -1,8 +1,8 @@
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitForHttp } from './ports';
-import { launch } from './process';
+import { freePort } from './ports';
+import { launchHttpDaemon } from './process';
 
 /** Collections whose name starts with this are read-only for their owner (Radicale rights file). */
 export const READ_ONLY_PREFIX = 'readonly-';
@@ -58,16 +58,10 @@ export async function startRadicale(): Promise<RadicaleServer> {
       `[rights]\ntype = from_file\nfile = ${join(dir, 'rights')}\n[storage]\nfilesystem_folder = ${join(dir, 'collections')}\n` +
       `[logging]\nlevel = warning\n`,
   );
-  const proc = launch('/usr/bin/radicale', ['-C', join(dir, 'config')]);
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitForHttp(url + '/');
-  } catch (e) {
-    await proc.stop();
-    throw new Error(`Radicale did not start (apt-get install radicale): ${(e as Error).message}\n${proc.output()}`);
-  }
+  const { url, stop } = await launchHttpDaemon('Radicale', 'radicale', '/usr/bin/radicale', ['-C', join(dir, 'config')], `http://127.0.0.1:${port}`, dir);
   return {
     url,
+    stop,
     addUser: (user, password) => appendFileSync(users, `${user}:${password}\n`),
     createCollectionOnDisk: (user, slug, props) => {
       const folder = join(dir, 'collections', 'collection-root', user, slug);
@@ -80,10 +74,6 @@ export async function startRadicale(): Promise<RadicaleServer> {
       if (props.color) radicaleProps['ICAL:calendar-color'] = props.color;
       writeFileSync(join(folder, '.Radicale.props'), JSON.stringify(radicaleProps));
       return `/${encodeURIComponent(user)}/${slug}/`;
-    },
-    stop: async () => {
-      await proc.stop();
-      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
