@@ -6,7 +6,7 @@ import type { CalendarIntegration } from './calendar-integration.entity';
 @Entity()
 @Unique({ properties: ['integration', 'href'] })
 export class ExternalCalendar {
-  [OptionalProps]?: 'id' | 'color' | 'writable' | 'isPrimary' | 'checkForConflicts' | 'syncToken' | 'ctag';
+  [OptionalProps]?: 'id' | 'color' | 'writable' | 'isPrimary' | 'checkForConflicts' | 'syncToken' | 'ctag' | 'emptyListingSince';
 
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();
@@ -40,4 +40,8 @@ export class ExternalCalendar {
 
   @Property({ type: 'string', nullable: true })
   ctag: string | null = null;
+
+  /** When a full listing first came back empty while events were stored: deletions wait for a second one. */
+  @Property({ type: 'datetime', nullable: true })
+  emptyListingSince: Date | null = null;
 }
