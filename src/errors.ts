@@ -15,7 +15,8 @@ export type ErrorCode =
   | 'ICLOUD_BAD_RESPONSE'
   | 'TOO_MANY_ATTEMPTS'
   | 'CALENDAR_NOT_WRITABLE'
-  | 'INTEGRATION_DISCONNECTED';
+  | 'INTEGRATION_DISCONNECTED'
+  | 'INTEGRATION_NEEDS_RECONNECT';
 
 /**
  * An error meant for the client: its message says what happened and what to do. Services throw it;

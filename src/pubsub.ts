@@ -1,5 +1,6 @@
 import { createPubSub } from '@graphql-yoga/subscription';
 import type { CalendarIntegrationType } from './resolvers/integration.types';
+import type { SyncRunType } from './resolvers/sync-run.types';
 
 /** Who an event concerns: subscriptions deliver it only to callers allowed to see that user's data. */
 export interface Audience {
@@ -11,6 +12,7 @@ export interface Audience {
 /** Plain, serialisable payloads (ids, ISO-able dates): they may cross processes. */
 export interface Topics {
   INTEGRATION_STATUS_CHANGED: [Audience & { integration: CalendarIntegrationType }];
+  SYNC_RESULT: [Audience & { run: SyncRunType }];
 }
 
 /** The publish side the services and the reconciler use; they know nothing of the transport. */

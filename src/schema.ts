@@ -2,6 +2,7 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { buildSchema } from 'type-graphql';
 import type { EventBus } from './pubsub';
 import { IntegrationResolver } from './resolvers/integration.resolver';
+import { SyncResolver } from './resolvers/sync.resolver';
 import { ViewerResolver } from './resolvers/viewer.resolver';
 
 /**
@@ -9,7 +10,7 @@ import { ViewerResolver } from './resolvers/viewer.resolver';
  * `subscribe` functions; type-graphql insists on a pubSub all the same. Throws when resolver types are inconsistent.
  */
 export function createSchema(events: EventBus): Promise<GraphQLSchema> {
-  return buildSchema({ resolvers: [ViewerResolver, IntegrationResolver], validate: true, pubSub: events as never });
+  return buildSchema({ resolvers: [ViewerResolver, IntegrationResolver, SyncResolver], validate: true, pubSub: events as never });
 }
 
 /** The SDL committed as `schema.graphql`: sorted, so that it changes only when the contract does. */

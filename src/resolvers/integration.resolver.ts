@@ -9,7 +9,7 @@ import {
   SetConflictCalendarsInput,
   SetPrimaryCalendarInput,
 } from './integration.types';
-import { canSee } from './visibility';
+import { visibleTo } from './visibility';
 
 type StatusEvent = Topics['INTEGRATION_STATUS_CHANGED'][0];
 
@@ -54,14 +54,9 @@ export class IntegrationResolver {
 
   @Subscription(() => CalendarIntegrationType, {
     description: 'Fires when the status of an integration the caller may see actually changes.',
-    subscribe: ({ context }) => filtered(context as Context, (context as Context).services.events.subscribe('INTEGRATION_STATUS_CHANGED')),
+    subscribe: ({ context }) => visibleTo(context as Context, (context as Context).services.events.subscribe('INTEGRATION_STATUS_CHANGED')),
   })
   integrationStatusChanged(@Root() event: StatusEvent): CalendarIntegrationType {
     return event.integration;
   }
-}
-
-/** Yields only the events the subscriber may see (checked per event: the caller's rights decide). */
-async function* filtered<T extends StatusEvent>(context: Context, source: AsyncIterable<T>): AsyncIterable<T> {
-  for await (const event of source) if (canSee(context.principal, event)) yield event;
 }

@@ -8,13 +8,16 @@ import type { User } from '../entities/user.entity';
 import { AppError, toAppError } from '../errors';
 import type { Logger } from '../logger';
 import type { EventBus } from '../pubsub';
-import { toIntegrationDto } from '../resolvers/integration.mapper';
 import { CalDavClient, type DiscoveredCalendar } from '../sync/caldav.client';
 import { CalDavError } from '../sync/caldav.errors';
 import type { ConnectThrottle } from './connect-throttle.service';
+import { publishStatusIfChanged } from './integration-events';
+import type { SyncService } from './sync.service';
 import { ensureUser } from './user.service';
+import type { SyncRun } from '../entities/sync-run.entity';
 
 export interface IntegrationServiceDeps {
+  sync: SyncService;
   icloudCaldavUrl: string;
   caldavTimeoutMs: number;
   cipher: CredentialsCipher;
@@ -68,7 +71,7 @@ export class IntegrationService {
     this.applyCalendarList(integration, discovery.calendars);
     await em.flush();
     this.deps.logger.info({ userId: user.id, integrationId: integration.id, calendars: discovery.calendars.length }, 'iCloud connected');
-    this.publishIfChanged(principal, integration, before);
+    publishStatusIfChanged(this.deps.events, integration, before);
     return integration;
   }
 
@@ -96,7 +99,7 @@ export class IntegrationService {
     Object.assign(integration, { passwordCipher: null, status: IntegrationStatus.DISCONNECTED, statusMessage: null, nextSyncAt: null, leaseOwner: null, leaseUntil: null });
     for (const c of integration.calendars) Object.assign(c, { isPrimary: false, checkForConflicts: false, syncToken: null, ctag: null });
     await em.flush();
-    this.publishIfChanged(principal, integration, before);
+    publishStatusIfChanged(this.deps.events, integration, before);
     return true;
   }
 
@@ -148,12 +151,27 @@ export class IntegrationService {
         integration.status = IntegrationStatus.NEEDS_RECONNECT;
         integration.statusMessage = 'iCloud refused the app-specific password (it was revoked or the Apple ID password changed): create a new app-specific password and connect again.';
         await em.flush();
-        this.publishIfChanged(principal, integration, before);
+        publishStatusIfChanged(this.deps.events, integration, before);
       }
       throw toAppError(e);
     }
     await em.flush();
     return integration;
+  }
+
+  /**
+   * Syncs one of the caller's integrations at once and returns the finished run. Throws `NOT_FOUND`,
+   * `INTEGRATION_DISCONNECTED`, or `INTEGRATION_NEEDS_RECONNECT` (a new app-specific password is needed first).
+   */
+  async syncNow(em: EntityManager, principal: Principal, id: string): Promise<SyncRun> {
+    const integration = await this.get(em, principal, id);
+    if (integration.status === IntegrationStatus.DISCONNECTED) {
+      throw new AppError('INTEGRATION_DISCONNECTED', 'This account is disconnected: connect it again with an app-specific password.');
+    }
+    if (integration.status === IntegrationStatus.NEEDS_RECONNECT) {
+      throw new AppError('INTEGRATION_NEEDS_RECONNECT', integration.statusMessage ?? 'Connect this account again with a new app-specific password.');
+    }
+    return this.deps.sync.syncIntegration(em, integration.id);
   }
 
   /** Decrypts the stored password. Throws `INTEGRATION_DISCONNECTED` when there is none. */
@@ -205,12 +223,4 @@ export class IntegrationService {
     }
   }
 
-  private publishIfChanged(principal: Principal, integration: CalendarIntegration, before: IntegrationStatus | undefined): void {
-    if (before === integration.status) return;
-    this.deps.events.publish('INTEGRATION_STATUS_CHANGED', {
-      tenantId: principal.tenantId,
-      userId: principal.sub,
-      integration: toIntegrationDto(integration),
-    });
-  }
 }

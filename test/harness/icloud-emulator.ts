@@ -27,6 +27,10 @@ export interface ICloudEmulator {
   reissue(appleId: string): EmulatedAccount;
   /** The next `count` requests answer `status` (with `Retry-After` or a body when given). */
   failNext(status: number, options?: { count?: number; retryAfterSeconds?: number; body?: string; host?: 'front' | 'partition' }): void;
+  /** From now on, sync-collection with any token answers a full listing, as iCloud does for an expired token. */
+  expireSyncTokens(on: boolean): void;
+  /** calendar-data of objects whose href ends with `suffix` comes back as garbage (a malformed object). */
+  corrupt(suffix: string | null): void;
   /** Every request waits `ms` before it is answered (0 turns it off). */
   delay(ms: number): void;
   /** Requests received, per host. */
@@ -88,6 +92,8 @@ export async function startICloudEmulator(radicale: RadicaleServer): Promise<ICl
   const failures: { status: number; retryAfterSeconds?: number; body?: string; host?: 'front' | 'partition' }[] = [];
   const requests = { front: 0, partition: 0 };
   let delayMs = 0;
+  let expireTokens = false;
+  let corruptSuffix: string | null = null;
   let partitionUrl = '';
 
   function authenticate(req: IncomingMessage) {
@@ -143,7 +149,11 @@ export async function startICloudEmulator(radicale: RadicaleServer): Promise<ICl
       const v = req.headers[h];
       if (typeof v === 'string') headers[h] = v;
     }
-    const body = await readBody(req);
+    // Hrefs in request bodies (calendar-multiget) name iCloud paths: map them to Radicale's.
+    let body = Buffer.from((await readBody(req)).toString().split(home).join(`/${account.dsid}/`));
+    if (expireTokens && req.method === 'REPORT' && body.includes('sync-token>')) {
+      body = Buffer.from(body.toString().replace(/(<(?:[A-Za-z]+:)?sync-token>)[^<]+(<\/)/, '$1$2'));
+    }
     const upstream = await fetch(`${radicale.url}/${account.dsid}/${rest}${url.search}`, {
       method: req.method,
       headers,
@@ -154,6 +164,10 @@ export async function startICloudEmulator(radicale: RadicaleServer): Promise<ICl
     if (type.includes('xml')) {
       // Radicale names the home /<dsid>/; iCloud names it /<dsid>/calendars/.
       text = text.replace(new RegExp(`(<(?:[A-Za-z]+:)?href>)/${account.dsid}/`, 'g'), `$1${home}`);
+      if (corruptSuffix) {
+        const pattern = new RegExp(`(${corruptSuffix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}</(?:[A-Za-z]+:)?href>[\\s\\S]*?<(?:[A-Za-z]+:)?calendar-data[^>]*>)[^<]*`, 'g');
+        text = text.replace(pattern, '$1BEGIN:VCALENDAR\nTHIS IS NOT ICALENDAR');
+      }
       if (req.method === 'PROPFIND' && rest === '' && req.headers.depth === '1') {
         const end = text.lastIndexOf('</');
         text = text.slice(0, end) + specialCollections(home) + text.slice(end);
@@ -229,6 +243,8 @@ export async function startICloudEmulator(radicale: RadicaleServer): Promise<ICl
       for (let i = 0; i < count; i++) failures.push({ status, ...rest });
     },
     delay: (ms) => void (delayMs = ms),
+    expireSyncTokens: (on) => void (expireTokens = on),
+    corrupt: (suffix) => void (corruptSuffix = suffix),
     stop: async () => {
       for (const s of [frontServer, partitionServer]) {
         s.closeAllConnections();

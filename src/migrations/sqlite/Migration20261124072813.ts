@@ -1,6 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261124072312 extends Migration {
+export class Migration20261124072813 extends Migration {
 
   override async up(): Promise<void> {
     this.addSql(`create table \`connect_attempt\` (\`id\` text not null, \`user_id\` text not null, \`created_at\` datetime not null, primary key (\`id\`));`);

@@ -1,6 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261124072319 extends Migration {
+export class Migration20261124072818 extends Migration {
 
   override async up(): Promise<void> {
     this.addSql(`create table "connect_attempt" ("id" uuid not null, "user_id" uuid not null, "created_at" timestamptz not null, constraint "connect_attempt_pkey" primary key ("id"));`);

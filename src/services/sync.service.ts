@@ -1,0 +1,109 @@
+import type { EntityManager } from '@mikro-orm/core';
+import type { CredentialsCipher } from '../auth/credentials.cipher';
+import { CalendarIntegration, IntegrationStatus } from '../entities/calendar-integration.entity';
+import type { ExternalCalendar } from '../entities/external-calendar.entity';
+import { ExternalEvent } from '../entities/external-event.entity';
+import { SyncOutcome, SyncRun } from '../entities/sync-run.entity';
+import type { Logger } from '../logger';
+import type { EventBus } from '../pubsub';
+import { toSyncRunDto } from '../resolvers/sync-run.mapper';
+import { backoffSeconds, FAILURES_BEFORE_ERROR } from '../sync/backoff';
+import { CalDavClient } from '../sync/caldav.client';
+import { CalDavError } from '../sync/caldav.errors';
+import { readCalendar } from '../sync/calendar-reader';
+import { horizon } from '../sync/horizon';
+import { applyInbound } from '../sync/inbound.executor';
+import { planInbound, type StoredObject } from '../sync/inbound.planner';
+import { publishStatusIfChanged } from './integration-events';
+
+export interface SyncServiceDeps {
+  icloudCaldavUrl: string;
+  caldavTimeoutMs: number;
+  syncIntervalSeconds: number;
+  cipher: CredentialsCipher;
+  events: EventBus;
+  logger: Logger;
+}
+
+export const RECONNECT_MESSAGE =
+  'iCloud refused the app-specific password (it was revoked, or the Apple ID password changed, which revokes them all): ' +
+  'create a new app-specific password at appleid.apple.com and connect again.';
+
+/**
+ * Runs one sync of one integration (Twenty's calendar module: a status machine per integration, failure
+ * counts with exponential backoff, auth failure as a terminal "reconnect" state, cursors per calendar).
+ */
+export class SyncService {
+  constructor(private readonly deps: SyncServiceDeps) {}
+
+  /**
+   * Syncs every calendar of the integration that is checked for conflicts, stores and publishes the
+   * `SyncRun`, and updates the integration's status, failure count and next sync time. Returns the run;
+   * a failed sync is a run with outcome `FAILED`, not an exception. Throws only for a disconnected integration.
+   */
+  async syncIntegration(em: EntityManager, integrationId: string): Promise<SyncRun> {
+    const integration = await em.findOneOrFail(CalendarIntegration, integrationId, { populate: ['calendars', 'user', 'passwordCipher'] });
+    const run = em.create(SyncRun, { integration, startedAt: new Date() });
+    const before = integration.status;
+    const password = this.deps.cipher.decrypt(integration.passwordCipher!, integration.id);
+    const client = new CalDavClient({ serverUrl: this.deps.icloudCaldavUrl, username: integration.appleId, password, timeoutMs: this.deps.caldavTimeoutMs });
+    try {
+      for (const calendar of integration.calendars.getItems().filter((c) => c.checkForConflicts)) {
+        await this.syncCalendar(em, client, integration, calendar, run);
+      }
+      Object.assign(integration, { status: IntegrationStatus.CONNECTED, statusMessage: integration.status === IntegrationStatus.ERROR ? null : integration.statusMessage });
+      Object.assign(integration, { lastSyncedAt: new Date(), failureCount: 0, nextSyncAt: this.after(this.deps.syncIntervalSeconds) });
+      run.outcome = run.warnings.length ? SyncOutcome.PARTIAL : SyncOutcome.SUCCESS;
+    } catch (e) {
+      this.recordFailure(integration, run, e);
+    }
+    run.requests = client.requests;
+    run.finishedAt = new Date();
+    await em.flush();
+    this.deps.logger.info({ integrationId, outcome: run.outcome, requests: run.requests, created: run.created, updated: run.updated, deleted: run.deleted }, 'sync run finished');
+    publishStatusIfChanged(this.deps.events, integration, before);
+    this.deps.events.publish('SYNC_RESULT', { tenantId: integration.tenantId, userId: integration.user.externalId, run: toSyncRunDto(run) });
+    return run;
+  }
+
+  private async syncCalendar(em: EntityManager, client: CalDavClient, integration: CalendarIntegration, calendar: ExternalCalendar, run: SyncRun): Promise<void> {
+    const rows = await em.find(ExternalEvent, { calendar }, { fields: ['href', 'etag', 'contentHash'] });
+    const stored = new Map<string, StoredObject>(rows.map((r) => [r.href, { href: r.href, etag: r.etag, contentHash: r.contentHash }]));
+    const ctx = { timezone: integration.user.timezone, accountAddresses: [integration.appleId], window: horizon() };
+    try {
+      const reading = await readCalendar(client, calendar, stored, ctx);
+      const plan = planInbound({ stored, listing: reading.listing, fetched: reading.fetched, emptyListingConfirmed: calendar.emptyListingSince !== null });
+      const applied = await applyInbound(em, calendar, integration.user.id, plan, reading);
+      run.created += applied.created;
+      run.updated += applied.updated;
+      run.deleted += applied.deleted;
+      run.warnings = [...run.warnings, ...reading.warnings, ...applied.warnings];
+    } catch (e) {
+      // One calendar the server cannot serve (removed in iCloud, malformed answer) does not stop the others.
+      if (!(e instanceof CalDavError) || e.failure !== 'BAD_RESPONSE') throw e;
+      run.warnings = [...run.warnings, `"${calendar.name}" was not synced: ${e.message}`];
+    }
+  }
+
+  private recordFailure(integration: CalendarIntegration, run: SyncRun, e: unknown): void {
+    run.outcome = SyncOutcome.FAILED;
+    if (e instanceof CalDavError && e.failure === 'AUTH') {
+      // Retrying cannot help: no more attempts until the user reconnects.
+      run.error = 'iCloud refused the app-specific password (401)';
+      Object.assign(integration, { status: IntegrationStatus.NEEDS_RECONNECT, statusMessage: RECONNECT_MESSAGE, nextSyncAt: null });
+      return;
+    }
+    if (!(e instanceof CalDavError)) this.deps.logger.error({ err: e, integrationId: integration.id }, 'sync failed unexpectedly');
+    const reason = e instanceof CalDavError ? e.message : 'internal error';
+    run.error = reason;
+    integration.failureCount += 1;
+    integration.nextSyncAt = this.after(backoffSeconds(integration.failureCount, e instanceof CalDavError ? e.retryAfterSeconds : undefined));
+    if (integration.failureCount >= FAILURES_BEFORE_ERROR) {
+      Object.assign(integration, { status: IntegrationStatus.ERROR, statusMessage: `Syncing failed ${integration.failureCount} times in a row: ${reason}. It is retried automatically.` });
+    }
+  }
+
+  private after(seconds: number): Date {
+    return new Date(Date.now() + seconds * 1000);
+  }
+}

@@ -1,0 +1,93 @@
+import type { CalDavClient, CalendarObject } from './caldav.client';
+import { CalDavError } from './caldav.errors';
+import { MalformedCalendarObject, parseCalendarObject, type BusyContext } from './ical-busy';
+import { contentHash } from './ical-hash';
+import { looksLikeFullListing, planFetch, type FetchedObject, type Listing, type StoredObject } from './inbound.planner';
+
+/** What one calendar looks like remotely since the last sync, with the changed objects fetched and parsed. */
+export interface CalendarReading {
+  listing: Listing;
+  fetched: Map<string, FetchedObject>;
+  /** The token to store after applying (null: the server has no sync-collection; ctag mode). */
+  token: string | null;
+  ctag: string | null;
+  warnings: string[];
+}
+
+/** Above this many changed objects, one calendar-query is cheaper than a multiget (Xandikos: 2.1 s per 500). */
+const FETCH_ALL_ABOVE = 50;
+
+/**
+ * Lists what changed in a calendar and fetches it, at the fewest requests: one sync-collection when
+ * nothing changed, one more (multiget, or calendar-query for many) when something did. A refused token
+ * (Radicale 403, Xandikos 500) or a full listing posing as incremental (iCloud) leads to a full listing.
+ * Servers without sync-collection fall back to getctag and an etag listing.
+ * Throws `CalDavError` for auth failures and unavailability.
+ */
+export async function readCalendar(
+  client: CalDavClient,
+  calendar: { href: string; syncToken: string | null; ctag: string | null },
+  stored: ReadonlyMap<string, StoredObject>,
+  ctx: BusyContext,
+): Promise<CalendarReading> {
+  const warnings: string[] = [];
+  let listing: Listing | undefined;
+  let token: string | null = null;
+  let ctag = calendar.ctag;
+
+  if (calendar.syncToken) {
+    try {
+      const result = await client.syncCollection(calendar.href, calendar.syncToken);
+      if (!looksLikeFullListing(stored, result.changed)) {
+        listing = { kind: 'incremental', changed: result.changed, removed: result.removed };
+        token = result.token;
+      }
+    } catch (e) {
+      if (e instanceof CalDavError && e.failure === 'AUTH') throw e;
+      warnings.push(`the sync token of ${calendar.href} was refused (${(e as Error).message}): full resync`);
+    }
+  } else if (calendar.ctag) {
+    // ctag mode: one request tells whether anything changed at all.
+    ctag = await client.getCtag(calendar.href);
+    if (ctag === calendar.ctag) listing = { kind: 'incremental', changed: [], removed: [] };
+  }
+
+  if (!listing) {
+    const full = await fullListing(client, calendar.href);
+    listing = { kind: 'full', members: full.members };
+    token = full.token;
+    if (!full.token) ctag = await client.getCtag(calendar.href);
+  }
+
+  const wanted = planFetch(stored, listing);
+  const objects = await fetchObjects(client, calendar.href, wanted);
+  const fetched = new Map(objects.map((o) => [o.href, parse(o, ctx)]));
+  return { listing, fetched, token, ctag, warnings };
+}
+
+async function fullListing(client: CalDavClient, href: string): Promise<{ members: { href: string; etag: string }[]; token: string | null }> {
+  try {
+    const result = await client.syncCollection(href, '');
+    return { members: result.changed, token: result.token };
+  } catch (e) {
+    if (e instanceof CalDavError && e.failure !== 'BAD_RESPONSE') throw e;
+    return { members: await client.listMembers(href), token: null };
+  }
+}
+
+async function fetchObjects(client: CalDavClient, href: string, wanted: string[]): Promise<CalendarObject[]> {
+  if (wanted.length === 0) return [];
+  if (wanted.length <= FETCH_ALL_ABOVE) return client.multiget(href, wanted);
+  const set = new Set(wanted);
+  return (await client.fetchAll(href)).filter((o) => set.has(o.href));
+}
+
+function parse(object: CalendarObject, ctx: BusyContext): FetchedObject {
+  try {
+    const events = parseCalendarObject(object.data, ctx);
+    return { href: object.href, etag: object.etag, data: object.data, contentHash: contentHash(object.data), events };
+  } catch (e) {
+    if (!(e instanceof MalformedCalendarObject)) throw e;
+    return { href: object.href, etag: object.etag, malformed: e.message };
+  }
+}

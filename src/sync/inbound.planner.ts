@@ -1,0 +1,114 @@
+import type { ParsedEvent } from './ical-busy';
+
+/** What is stored of one href since the last sync (the status row). */
+export interface StoredObject {
+  href: string;
+  etag: string;
+  contentHash: string;
+}
+
+/** A listed member: href and etag. */
+export interface ListedMember {
+  href: string;
+  etag: string;
+}
+
+/**
+ * What the server said changed. `incremental`: members changed since the token and hrefs reported 404.
+ * `full`: every member; whatever is stored and not listed is gone.
+ */
+export type Listing =
+  | { kind: 'incremental'; changed: ListedMember[]; removed: string[] }
+  | { kind: 'full'; members: ListedMember[] };
+
+/** A fetched object, already parsed (or found malformed) by the fetch stage. */
+export type FetchedObject =
+  | { href: string; etag: string; data: string; contentHash: string; events: ParsedEvent[] }
+  | { href: string; etag: string; malformed: string };
+
+export type InboundAction =
+  | { type: 'upsertBusy'; change: 'created' | 'updated'; href: string; etag: string; data: string; contentHash: string; events: ParsedEvent[] }
+  | { type: 'recordEtag'; href: string; etag: string }
+  | { type: 'removeBusy'; href: string }
+  | { type: 'skipMalformed'; href: string; etag: string; reason: string }
+  | { type: 'holdMassDeletion'; stored: number };
+
+export interface InboundPlan {
+  actions: InboundAction[];
+  /** False when something listed could not be fetched or a mass deletion is held: the old token stays. */
+  advanceToken: boolean;
+  /** Listed as changed but not returned by the fetch: retried from the old token next time. */
+  unfetched: string[];
+  /** True when a full listing came back empty while events are stored (see `emptyListingConfirmed`). */
+  emptyListing: boolean;
+}
+
+/** Returns the hrefs whose content must be fetched: listed with an etag other than the stored one. */
+export function planFetch(stored: ReadonlyMap<string, StoredObject>, listing: Listing): string[] {
+  const listed = listing.kind === 'full' ? listing.members : listing.changed;
+  return listed.filter((m) => stored.get(m.href)?.etag !== m.etag).map((m) => m.href);
+}
+
+/**
+ * A listing that reports most stored members as "changed" with their stored etag is no incremental
+ * answer: iCloud answers an expired token with a full listing (CALDAV-FACTS.md). It must be confirmed
+ * with a full listing, or deletions would be missed.
+ */
+export function looksLikeFullListing(stored: ReadonlyMap<string, StoredObject>, changed: ListedMember[]): boolean {
+  const unchanged = changed.filter((m) => stored.get(m.href)?.etag === m.etag).length;
+  return unchanged >= 2 && unchanged * 2 >= stored.size;
+}
+
+/**
+ * Decides what to do for every href of one calendar (decide, then apply: the executor does the I/O).
+ * Pure: same input, same plan. `emptyListingConfirmed` is true when the previous run also saw the
+ * calendar empty.
+ */
+export function planInbound(input: {
+  stored: ReadonlyMap<string, StoredObject>;
+  listing: Listing;
+  fetched: ReadonlyMap<string, FetchedObject>;
+  emptyListingConfirmed: boolean;
+}): InboundPlan {
+  const { stored, listing, fetched } = input;
+  const listed = listing.kind === 'full' ? listing.members : listing.changed;
+
+  // A calendar that had events and now lists none: a wrong URL or a server bug, not the user emptying it.
+  // Keep everything until a later run confirms (vdirsyncer's "storage is empty" safety).
+  const emptyListing = listing.kind === 'full' && listed.length === 0 && stored.size > 0;
+  if (emptyListing && !input.emptyListingConfirmed) {
+    return { actions: [{ type: 'holdMassDeletion', stored: stored.size }], advanceToken: false, unfetched: [], emptyListing };
+  }
+
+  const actions: InboundAction[] = [];
+  const unfetched: string[] = [];
+  const listedHrefs = new Set(listed.map((m) => m.href));
+  const gone = listing.kind === 'full' ? [...stored.keys()].filter((h) => !listedHrefs.has(h)) : listing.removed;
+
+  for (const href of new Set(gone)) {
+    // Stored, now deleted in iCloud: its busy time goes.
+    if (stored.has(href)) actions.push({ type: 'removeBusy', href });
+    // Never seen and deleted: nothing to do.
+  }
+
+  for (const member of listed) {
+    const old = stored.get(member.href);
+    const got = fetched.get(member.href);
+    // Same etag as stored: unchanged (or our own write, already recorded).
+    if (old?.etag === member.etag) continue;
+    // Listed but not returned by the fetch (deleted in between, or a server hiccup): retry from the old token.
+    if (!got) {
+      unfetched.push(member.href);
+      continue;
+    }
+    // Cannot be parsed: skip it with a warning naming it; the rest of the calendar syncs.
+    if ('malformed' in got) actions.push({ type: 'skipMalformed', href: got.href, etag: got.etag, reason: got.malformed });
+    // New in iCloud: store it and its busy time.
+    else if (!old) actions.push({ type: 'upsertBusy', change: 'created', ...got });
+    // New etag, same meaning (server reformat, our own write): only the etag changes.
+    else if (old.contentHash === got.contentHash) actions.push({ type: 'recordEtag', href: got.href, etag: got.etag });
+    // Changed in iCloud: replace its busy time.
+    else actions.push({ type: 'upsertBusy', change: 'updated', ...got });
+  }
+  return { actions, advanceToken: unfetched.length === 0, unfetched, emptyListing };
+}
