@@ -7,4 +7,6 @@ module.exports = {
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   testTimeout: 60000,
   maxWorkers: 2,
+  // A suite that fails half-way may leave a server handle open; never let that hang CI.
+  forceExit: true,
 };

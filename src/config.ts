@@ -16,8 +16,14 @@ export interface Config {
   credentialsKeys: Buffer[];
   icloudCaldavUrl: string;
   caldavTimeoutMs: number;
+  /** node-cron expression of the reconcile tick; empty disables the reconciler (tests, one-off tools). */
   syncCron: string;
   syncIntervalSeconds: number;
+  /** Integrations one process syncs at once, and at once per CalDAV host. */
+  syncConcurrency: number;
+  syncPerHost: number;
+  /** How long a claimed integration stays leased; a crashed process's lease expires after this. */
+  syncLeaseSeconds: number;
   /** Failed connect attempts allowed per user within `connectThrottleWindowSeconds`. */
   connectThrottleLimit: number;
   connectThrottleWindowSeconds: number;
@@ -79,6 +85,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     caldavTimeoutMs: intOf(env.CALDAV_TIMEOUT_MS, 20000, 'CALDAV_TIMEOUT_MS'),
     syncCron: env.SYNC_CRON ?? '*/30 * * * * *',
     syncIntervalSeconds: intOf(env.SYNC_INTERVAL_SECONDS, 120, 'SYNC_INTERVAL_SECONDS'),
+    syncConcurrency: Math.max(1, intOf(env.SYNC_CONCURRENCY, 4, 'SYNC_CONCURRENCY')),
+    syncPerHost: Math.max(1, intOf(env.SYNC_PER_HOST, 2, 'SYNC_PER_HOST')),
+    syncLeaseSeconds: Math.max(30, intOf(env.SYNC_LEASE_SECONDS, 300, 'SYNC_LEASE_SECONDS')),
     connectThrottleLimit: intOf(env.CONNECT_THROTTLE_LIMIT, 5, 'CONNECT_THROTTLE_LIMIT'),
     connectThrottleWindowSeconds: intOf(env.CONNECT_THROTTLE_WINDOW_SECONDS, 600, 'CONNECT_THROTTLE_WINDOW_SECONDS'),
     warnings,

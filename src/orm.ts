@@ -52,9 +52,33 @@ export interface Orm {
   close(): Promise<void>;
 }
 
+/** Arbitrary constant naming this application's migration lock (pg_advisory_lock takes a bigint). */
+const MIGRATION_LOCK = 4_726_113_905;
+
+/**
+ * Applies pending migrations. On PostgreSQL several instances may start at once: a session-level advisory
+ * lock on one held connection makes them migrate one after the other (the later ones find nothing to do).
+ */
+async function migrate(orm: MikroORM, dialect: Dialect): Promise<void> {
+  if (dialect !== 'postgresql') return void (await orm.getMigrator().up());
+  const knex = (orm.em.getConnection() as unknown as { getKnex(): { client: { acquireConnection(): Promise<PgConnection>; releaseConnection(c: PgConnection): Promise<void> } } }).getKnex();
+  const connection = await knex.client.acquireConnection();
+  try {
+    await connection.query(`select pg_advisory_lock(${MIGRATION_LOCK})`);
+    await orm.getMigrator().up();
+  } finally {
+    await connection.query(`select pg_advisory_unlock(${MIGRATION_LOCK})`).catch(() => undefined);
+    await knex.client.releaseConnection(connection);
+  }
+}
+
+interface PgConnection {
+  query(sql: string): Promise<unknown>;
+}
+
 /** Connects to the database, applies pending migrations and returns the ORM. Throws when either fails. */
 export async function initORM(databaseUrl: string): Promise<Orm> {
   const orm = await MikroORM.init(ormOptions(databaseUrl));
-  await orm.getMigrator().up();
+  await migrate(orm, dialectOf(databaseUrl));
   return { orm, fork: () => orm.em.fork(), close: () => orm.close(true) };
 }

@@ -13,6 +13,8 @@ import type { Context } from './context';
 import { AppError, createErrorFormatter } from './errors';
 import { limitRules } from './graphql-limits';
 import type { Logger } from './logger';
+import { startHorizonJob } from './jobs/horizon.job';
+import { startReconcileJob, type ReconcileJob } from './jobs/reconcile.job';
 import { initORM, type Orm } from './orm';
 import { createEventBus, type EventBus } from './pubsub';
 import { createSchema } from './schema';
@@ -24,6 +26,7 @@ export interface RunningServer {
   url: string;
   orm: Orm;
   services: Services;
+  reconciler: ReconcileJob;
   close(): Promise<void>;
 }
 
@@ -101,6 +104,16 @@ export async function startServer(config: Config, logger: Logger, events: EventB
     httpServer.once('error', reject);
     httpServer.listen(config.port, resolve);
   });
+  const reconciler = startReconcileJob({
+    orm,
+    sync: services.sync,
+    logger,
+    cron: config.syncCron,
+    concurrency: config.syncConcurrency,
+    perHost: config.syncPerHost,
+    leaseSeconds: config.syncLeaseSeconds,
+  });
+  const stopHorizon = config.syncCron ? startHorizonJob(orm, logger) : async () => {};
   const { port } = httpServer.address() as AddressInfo;
   const url = `http://localhost:${port}${GRAPHQL_PATH}`;
   logger.info({ url }, 'GraphQL server listening (HTTP and WebSocket)');
@@ -108,7 +121,10 @@ export async function startServer(config: Config, logger: Logger, events: EventB
     url,
     orm,
     services,
+    reconciler,
     close: async () => {
+      await reconciler.stop();
+      await stopHorizon();
       await apollo.stop();
       await orm.close();
     },

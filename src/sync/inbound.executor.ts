@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import { BusyInterval } from '../entities/busy-interval.entity';
 import type { ExternalCalendar } from '../entities/external-calendar.entity';
 import { EventOrigin, ExternalEvent } from '../entities/external-event.entity';
+import { replaceBusy } from './busy-index';
 import type { ParsedEvent } from './ical-busy';
 import type { InboundAction, InboundPlan } from './inbound.planner';
 
@@ -48,12 +49,7 @@ export async function applyInbound(
             origin: originOf(action.events),
             lastModified: main.lastModified,
           });
-          await tx.nativeDelete(BusyInterval, { event });
-          if (event.origin === EventOrigin.ICLOUD) {
-            for (const e of action.events) {
-              for (const b of e.busy) tx.create(BusyInterval, { userId, calendar, event, startsAt: b.start, endsAt: b.end, title: e.summary });
-            }
-          }
+          await replaceBusy(tx, event, userId, action.events);
           result[action.change === 'created' ? 'created' : 'updated']++;
           break;
         }

@@ -53,6 +53,8 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
     AUTH_JWT_SECRET: TEST_JWT_SECRET,
     ICLOUD_CALDAV_URL: options.caldavUrl,
     CALDAV_TIMEOUT_MS: '3000',
+    // No background ticks: tests run the reconciler with `server.reconciler.tick()` when they mean to.
+    SYNC_CRON: '',
     ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
     ...options.env,
   });

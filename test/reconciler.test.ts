@@ -1,0 +1,85 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CalendarIntegration } from '../src/entities/calendar-integration.entity';
+import { SyncRun } from '../src/entities/sync-run.entity';
+import { rollHorizon } from '../src/jobs/horizon.job';
+import { radicaleTarget, type CalDavTarget } from './harness/caldav-targets';
+import { CONNECT, dataOf, startTestApp, type TestApp } from './harness/app';
+import { startPostgres, type PostgresServer } from './harness/postgres';
+import { Phone, vevent } from './harness/phone';
+import { dayAt, syncFixture } from './harness/sync-fixture';
+
+describe('the reconciler', () => {
+  let target: CalDavTarget;
+  let pg: PostgresServer;
+  let dataDir: string;
+  const apps: TestApp[] = [];
+
+  beforeAll(async () => {
+    [target, pg] = await Promise.all([radicaleTarget(), startPostgres()]);
+    dataDir = mkdtempSync(join(tmpdir(), 'crm-reconcile-'));
+  });
+  afterAll(async () => {
+    await Promise.all(apps.map((a) => a.close()));
+    await Promise.all([target?.stop(), pg?.stop()]);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('syncs each due integration once across two processes on one PostgreSQL, then waits for the interval', async () => {
+    const accounts = await Promise.all([1, 2, 3].map(() => target.newAccount()));
+    // Both start at once on an empty database: migrations must not race.
+    const started = await Promise.allSettled([0, 1].map(() => startTestApp({ caldavUrl: accounts[0].serverUrl, databaseUrl: pg.url, dataDir })));
+    for (const s of started) if (s.status === 'fulfilled') apps.push(s.value);
+    expect(started.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled']);
+    const [a, b] = apps;
+    for (const [i, account] of accounts.entries()) {
+      const token = a.token(`user-${i}`);
+      const { calendars } = dataOf(await a.gql(token, CONNECT, { input: { appleId: account.appleId, appSpecificPassword: account.appSpecificPassword } })).connectICloud;
+      dataOf(await a.gql(token, `mutation($id: ID!) { setPrimaryCalendar(input: {calendarId: $id}) { id } }`, { id: calendars[0].id }));
+      await new Phone(target, account).put('home', vevent(`e${i}`, dayAt(1, 9), dayAt(1, 10), `Event ${i}`));
+    }
+    const [byA, byB] = await Promise.all([a.server.reconciler.tick(), b.server.reconciler.tick()]);
+    expect(byA + byB).toBe(3);
+    const em = a.server.orm.fork();
+    expect(await em.count(SyncRun, {})).toBe(3);
+    expect(await em.count(SyncRun, { created: 1 })).toBe(3);
+    const integrations = await em.find(CalendarIntegration, {});
+    expect(integrations.every((i) => i.leaseOwner === null && i.nextSyncAt! > new Date(Date.now() + 100 * 1000))).toBe(true);
+    expect(await a.server.reconciler.tick()).toBe(0);
+  });
+
+  it('takes over an integration whose lease a crashed process left behind, but not a live lease', async () => {
+    const f = await syncFixture(target);
+    apps.push(f.app);
+    const em = f.app.server.orm.fork();
+    await em.nativeUpdate(CalendarIntegration, { id: f.integrationId }, { leaseOwner: 'live-process', leaseUntil: new Date(Date.now() + 60000), nextSyncAt: new Date(0) });
+    expect(await f.app.server.reconciler.tick()).toBe(0);
+    await em.nativeUpdate(CalendarIntegration, { id: f.integrationId }, { leaseOwner: 'crashed-process', leaseUntil: new Date(Date.now() - 1000) });
+    expect(await f.app.server.reconciler.tick()).toBe(1);
+    expect(await em.count(SyncRun, { integration: f.integrationId })).toBe(1);
+  });
+
+  it('does not claim integrations that need reconnecting or are disconnected', async () => {
+    const f = await syncFixture(target);
+    apps.push(f.app);
+    await f.app.server.orm.fork().nativeUpdate(CalendarIntegration, { id: f.integrationId }, { status: 'NEEDS_RECONNECT' as never, nextSyncAt: new Date(0) });
+    expect(await f.app.server.reconciler.tick()).toBe(0);
+  });
+
+  it('rolls the busy-time horizon forward without asking iCloud', async () => {
+    const f = await syncFixture(target);
+    apps.push(f.app);
+    await f.phone.put('work', vevent('far', dayAt(380, 9), dayAt(380, 10), 'Far ahead'));
+    await f.phone.put('work', vevent('soon', dayAt(2, 9), dayAt(2, 10), 'Soon'));
+    await f.syncNow();
+    expect((await f.blocked(new Date(Date.now() - 40 * 86400000), new Date(Date.now() + 50 * 86400000))).map((b) => b.title)).toEqual(['Soon']);
+    const recomputed = await rollHorizon(f.app.server.orm, new Date(Date.now() + 40 * 86400000));
+    expect(recomputed).toBe(2);
+    const titles = async (from: number, to: number) =>
+      (await f.blocked(new Date(Date.now() + from * 86400000), new Date(Date.now() + to * 86400000))).map((b) => b.title);
+    expect(await titles(370, 390)).toEqual(['Far ahead']);
+    // 40 days on, "Soon" lies more than 30 days back: it has left the window.
+    expect(await titles(-1, 30)).toEqual([]);
+  });
+});
