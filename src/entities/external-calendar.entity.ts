@@ -6,7 +6,7 @@ import type { CalendarIntegration } from './calendar-integration.entity';
 @Entity()
 @Unique({ properties: ['integration', 'href'] })
 export class ExternalCalendar {
-  [OptionalProps]?: 'id' | 'color' | 'writable' | 'isPrimary' | 'checkForConflicts' | 'syncToken' | 'ctag' | 'emptyListingSince';
+  [OptionalProps]?: 'id' | 'color' | 'writable' | 'isPrimary' | 'checkForConflicts' | 'syncToken' | 'ctag' | 'emptyListingSince' | 'lastFullSyncAt';
 
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();
@@ -40,6 +40,10 @@ export class ExternalCalendar {
 
   @Property({ type: 'string', nullable: true })
   ctag: string | null = null;
+
+  /** Last full listing: a daily one catches what a token answer may hide (iCloud's expired tokens). */
+  @Property({ type: 'datetime', nullable: true })
+  lastFullSyncAt: Date | null = null;
 
   /** When a full listing first came back empty while events were stored: deletions wait for a second one. */
   @Property({ type: 'datetime', nullable: true })

@@ -73,7 +73,7 @@ export class SyncService {
     try {
       const reading = await readCalendar(client, calendar, stored, ctx);
       const plan = planInbound({ stored, listing: reading.listing, fetched: reading.fetched, emptyListingConfirmed: calendar.emptyListingSince !== null });
-      const applied = await applyInbound(em, calendar, integration.user.id, plan, reading);
+      const applied = await applyInbound(em, calendar, integration.user.id, plan, reading, reading.listing.kind === 'full');
       run.created += applied.created;
       run.updated += applied.updated;
       run.deleted += applied.deleted;

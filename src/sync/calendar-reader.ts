@@ -14,6 +14,9 @@ export interface CalendarReading {
   warnings: string[];
 }
 
+/** A calendar gets a full listing at least this often, whatever its token says. */
+export const FULL_SYNC_EVERY_MS = 24 * 3600 * 1000;
+
 /** Above this many changed objects, one calendar-query is cheaper than a multiget (Xandikos: 2.1 s per 500). */
 const FETCH_ALL_ABOVE = 50;
 
@@ -21,12 +24,12 @@ const FETCH_ALL_ABOVE = 50;
  * Lists what changed in a calendar and fetches it, at the fewest requests: one sync-collection when
  * nothing changed, one more (multiget, or calendar-query for many) when something did. A refused token
  * (Radicale 403, Xandikos 500) or a full listing posing as incremental (iCloud) leads to a full listing.
- * Servers without sync-collection fall back to getctag and an etag listing.
+ * Servers without sync-collection fall back to getctag and an etag listing. Once a day the listing is full anyway.
  * Throws `CalDavError` for auth failures and unavailability.
  */
 export async function readCalendar(
   client: CalDavClient,
-  calendar: { href: string; syncToken: string | null; ctag: string | null },
+  calendar: { href: string; syncToken: string | null; ctag: string | null; lastFullSyncAt: Date | null },
   stored: ReadonlyMap<string, StoredObject>,
   ctx: BusyContext,
 ): Promise<CalendarReading> {
@@ -35,7 +38,8 @@ export async function readCalendar(
   let token: string | null = null;
   let ctag = calendar.ctag;
 
-  if (calendar.syncToken) {
+  const fullDue = !calendar.lastFullSyncAt || Date.now() - calendar.lastFullSyncAt.getTime() > FULL_SYNC_EVERY_MS;
+  if (calendar.syncToken && !fullDue) {
     try {
       const result = await client.syncCollection(calendar.href, calendar.syncToken);
       if (!looksLikeFullListing(stored, result.changed)) {
@@ -46,7 +50,7 @@ export async function readCalendar(
       if (e instanceof CalDavError && e.failure === 'AUTH') throw e;
       warnings.push(`the sync token of ${calendar.href} was refused (${(e as Error).message}): full resync`);
     }
-  } else if (calendar.ctag) {
+  } else if (calendar.ctag && !fullDue) {
     // ctag mode: one request tells whether anything changed at all.
     ctag = await client.getCtag(calendar.href);
     if (ctag === calendar.ctag) listing = { kind: 'incremental', changed: [], removed: [] };

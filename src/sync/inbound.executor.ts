@@ -30,6 +30,7 @@ export async function applyInbound(
   userId: string,
   plan: InboundPlan,
   cursor: { token: string | null; ctag: string | null },
+  full: boolean,
 ): Promise<ApplyResult> {
   const result: ApplyResult = { created: 0, updated: 0, deleted: 0, warnings: [] };
   await em.transactional(async (tx) => {
@@ -74,6 +75,7 @@ export async function applyInbound(
     if (plan.unfetched.length) result.warnings.push(`${plan.unfetched.length} changed object(s) of "${calendar.name}" could not be fetched: retried next sync`);
     calendar.emptyListingSince = plan.emptyListing ? (calendar.emptyListingSince ?? new Date()) : null;
     if (plan.advanceToken) Object.assign(calendar, { syncToken: cursor.token, ctag: cursor.ctag });
+    if (plan.advanceToken && full) calendar.lastFullSyncAt = new Date();
     tx.persist(calendar);
   });
   return result;

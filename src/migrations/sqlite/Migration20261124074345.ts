@@ -1,6 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261124072813 extends Migration {
+export class Migration20261124074345 extends Migration {
 
   override async up(): Promise<void> {
     this.addSql(`create table \`connect_attempt\` (\`id\` text not null, \`user_id\` text not null, \`created_at\` datetime not null, primary key (\`id\`));`);
@@ -19,7 +19,7 @@ export class Migration20261124072813 extends Migration {
     this.addSql(`create index \`sync_run_integration_id_index\` on \`sync_run\` (\`integration_id\`);`);
     this.addSql(`create index \`sync_run_integration_id_started_at_index\` on \`sync_run\` (\`integration_id\`, \`started_at\`);`);
 
-    this.addSql(`create table \`external_calendar\` (\`id\` text not null, \`integration_id\` text not null, \`href\` text not null, \`name\` text not null, \`color\` text null, \`writable\` integer not null default true, \`is_primary\` integer not null default false, \`check_for_conflicts\` integer not null default false, \`sync_token\` text null, \`ctag\` text null, \`empty_listing_since\` datetime null, constraint \`external_calendar_integration_id_foreign\` foreign key(\`integration_id\`) references \`calendar_integration\`(\`id\`) on delete cascade on update cascade, primary key (\`id\`));`);
+    this.addSql(`create table \`external_calendar\` (\`id\` text not null, \`integration_id\` text not null, \`href\` text not null, \`name\` text not null, \`color\` text null, \`writable\` integer not null default true, \`is_primary\` integer not null default false, \`check_for_conflicts\` integer not null default false, \`sync_token\` text null, \`ctag\` text null, \`last_full_sync_at\` datetime null, \`empty_listing_since\` datetime null, constraint \`external_calendar_integration_id_foreign\` foreign key(\`integration_id\`) references \`calendar_integration\`(\`id\`) on delete cascade on update cascade, primary key (\`id\`));`);
     this.addSql(`create index \`external_calendar_integration_id_index\` on \`external_calendar\` (\`integration_id\`);`);
     this.addSql(`create unique index \`external_calendar_integration_id_href_unique\` on \`external_calendar\` (\`integration_id\`, \`href\`);`);
 

@@ -1,6 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261124072818 extends Migration {
+export class Migration20261124074350 extends Migration {
 
   override async up(): Promise<void> {
     this.addSql(`create table "connect_attempt" ("id" uuid not null, "user_id" uuid not null, "created_at" timestamptz not null, constraint "connect_attempt_pkey" primary key ("id"));`);
@@ -17,7 +17,7 @@ export class Migration20261124072818 extends Migration {
     this.addSql(`create table "sync_run" ("id" uuid not null, "integration_id" uuid not null, "started_at" timestamptz not null, "finished_at" timestamptz null, "outcome" text check ("outcome" in ('SUCCESS', 'PARTIAL', 'FAILED')) not null default 'SUCCESS', "requests" int not null default 0, "created" int not null default 0, "updated" int not null default 0, "deleted" int not null default 0, "warnings" jsonb not null, "error" text null, constraint "sync_run_pkey" primary key ("id"));`);
     this.addSql(`create index "sync_run_integration_id_started_at_index" on "sync_run" ("integration_id", "started_at");`);
 
-    this.addSql(`create table "external_calendar" ("id" uuid not null, "integration_id" uuid not null, "href" text not null, "name" varchar(255) not null, "color" varchar(255) null, "writable" boolean not null default true, "is_primary" boolean not null default false, "check_for_conflicts" boolean not null default false, "sync_token" text null, "ctag" varchar(255) null, "empty_listing_since" timestamptz null, constraint "external_calendar_pkey" primary key ("id"));`);
+    this.addSql(`create table "external_calendar" ("id" uuid not null, "integration_id" uuid not null, "href" text not null, "name" varchar(255) not null, "color" varchar(255) null, "writable" boolean not null default true, "is_primary" boolean not null default false, "check_for_conflicts" boolean not null default false, "sync_token" text null, "ctag" varchar(255) null, "last_full_sync_at" timestamptz null, "empty_listing_since" timestamptz null, constraint "external_calendar_pkey" primary key ("id"));`);
     this.addSql(`alter table "external_calendar" add constraint "external_calendar_integration_id_href_unique" unique ("integration_id", "href");`);
 
     this.addSql(`create table "external_event" ("id" uuid not null, "calendar_id" uuid not null, "href" text not null, "etag" text not null, "uid" text not null, "content_hash" varchar(255) not null, "summary" text null, "raw" text not null, "origin" text check ("origin" in ('CRM', 'ICLOUD')) not null default 'ICLOUD', "last_modified" timestamptz null, "updated_at" timestamptz not null, constraint "external_event_pkey" primary key ("id"));`);
