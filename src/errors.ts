@@ -16,7 +16,13 @@ export type ErrorCode =
   | 'TOO_MANY_ATTEMPTS'
   | 'CALENDAR_NOT_WRITABLE'
   | 'INTEGRATION_DISCONNECTED'
-  | 'INTEGRATION_NEEDS_RECONNECT';
+  | 'INTEGRATION_NEEDS_RECONNECT'
+  | 'SLOT_TAKEN'
+  | 'SLOT_IN_PAST'
+  | 'TOO_SOON'
+  | 'TOO_FAR_AHEAD'
+  | 'OUTSIDE_OPEN_HOURS'
+  | 'APPOINTMENT_CANCELLED';
 
 /**
  * An error meant for the client: its message says what happened and what to do. Services throw it;

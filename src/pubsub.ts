@@ -1,5 +1,6 @@
 import { createPubSub } from '@graphql-yoga/subscription';
 import type { CalendarIntegrationType } from './resolvers/integration.types';
+import type { ConflictWarningType } from './resolvers/conflict-warning.types';
 import type { SyncRunType } from './resolvers/sync-run.types';
 
 /** Who an event concerns: subscriptions deliver it only to callers allowed to see that user's data. */
@@ -13,6 +14,7 @@ export interface Audience {
 export interface Topics {
   INTEGRATION_STATUS_CHANGED: [Audience & { integration: CalendarIntegrationType }];
   SYNC_RESULT: [Audience & { run: SyncRunType }];
+  CONFLICT_WARNING: [Audience & { warning: ConflictWarningType }];
 }
 
 /** The publish side the services and the reconciler use; they know nothing of the transport. */

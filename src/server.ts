@@ -44,7 +44,7 @@ function unauthenticated(e: unknown): GraphQLError {
  */
 export async function startServer(config: Config, logger: Logger, events: EventBus = createEventBus()): Promise<RunningServer> {
   const orm = await initORM(config.databaseUrl);
-  const services = createServices(config, events, logger);
+  const services = createServices(config, orm, events, logger);
   const schema = await createSchema(events);
   const formatError = createErrorFormatter(logger);
   const app = express();

@@ -1,10 +1,32 @@
+import { Appointment, AppointmentAssignee } from './appointment.entity';
 import { BusyInterval } from './busy-interval.entity';
 import { CalendarIntegration } from './calendar-integration.entity';
+import { ConflictWarning } from './conflict-warning.entity';
 import { ConnectAttempt } from './connect-attempt.entity';
+import { Contact } from './contact.entity';
+import { CrmCalendar, CrmCalendarMember } from './crm-calendar.entity';
 import { ExternalCalendar } from './external-calendar.entity';
 import { ExternalEvent } from './external-event.entity';
+import { OutboxEntry } from './outbox-entry.entity';
+import { AppointmentSyncLink } from './sync-link.entity';
 import { SyncRun } from './sync-run.entity';
 import { User } from './user.entity';
 
 /** Every entity, listed explicitly so that nothing is discovered by scanning files. */
-export const ENTITIES = [User, CalendarIntegration, ExternalCalendar, ExternalEvent, BusyInterval, SyncRun, ConnectAttempt];
+export const ENTITIES = [
+  User,
+  CalendarIntegration,
+  ExternalCalendar,
+  ExternalEvent,
+  BusyInterval,
+  SyncRun,
+  ConnectAttempt,
+  CrmCalendar,
+  CrmCalendarMember,
+  Contact,
+  Appointment,
+  AppointmentAssignee,
+  AppointmentSyncLink,
+  OutboxEntry,
+  ConflictWarning,
+];

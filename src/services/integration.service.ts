@@ -12,12 +12,14 @@ import { CalDavClient, type DiscoveredCalendar } from '../sync/caldav.client';
 import { CalDavError } from '../sync/caldav.errors';
 import type { ConnectThrottle } from './connect-throttle.service';
 import { publishStatusIfChanged } from './integration-events';
+import type { OutboxService } from './outbox.service';
 import type { SyncService } from './sync.service';
 import { ensureUser } from './user.service';
 import type { SyncRun } from '../entities/sync-run.entity';
 
 export interface IntegrationServiceDeps {
   sync: SyncService;
+  outbox: OutboxService;
   icloudCaldavUrl: string;
   caldavTimeoutMs: number;
   cipher: CredentialsCipher;
@@ -72,6 +74,7 @@ export class IntegrationService {
     await em.flush();
     this.deps.logger.info({ userId: user.id, integrationId: integration.id, calendars: discovery.calendars.length }, 'iCloud connected');
     publishStatusIfChanged(this.deps.events, integration, before);
+    await this.deps.outbox.wake(em, user.id);
     return integration;
   }
 
@@ -119,6 +122,7 @@ export class IntegrationService {
     const integration = calendar.integration;
     if (integration.statusMessage?.includes('pick another primary calendar')) integration.statusMessage = null;
     await em.flush();
+    await this.deps.outbox.wake(em, user.id);
     return calendar;
   }
 

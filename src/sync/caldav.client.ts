@@ -197,6 +197,14 @@ export class CalDavClient {
       .map((r) => ({ ...toMember(r, base), data: textOf(r.props!.calendarData) }));
   }
 
+  /**
+   * A plain request with the account's credentials (counted like every other), for object reads and
+   * writes. Returns the response whatever its status; throws `CalDavError` on network failure only.
+   */
+  request(url: string, init: RequestInit): Promise<Response> {
+    return this.fetch(url, init);
+  }
+
   private async propfindOne(url: string, props: string): Promise<{ props: Props; base: string }> {
     const { responses, base } = await this.dav('PROPFIND', url, propfindBody(props), '0');
     const own = responses.find((r) => r.ok && r.props) ?? responses[0];

@@ -1,5 +1,5 @@
 import type { MigrationObject } from '@mikro-orm/core';
-import { Migration20261124074345 } from './Migration20261124074345';
+import { Migration20261124075145 } from './Migration20261124075145';
 
 /** Migrations for sqlite, oldest first. `npm run migration:create -- sqlite` writes a new one: list it here. */
-export const SQLITE_MIGRATIONS: MigrationObject[] = [{ name: 'Migration20261124074345', class: Migration20261124074345 }];
+export const SQLITE_MIGRATIONS: MigrationObject[] = [{ name: 'Migration20261124075145', class: Migration20261124075145 }];

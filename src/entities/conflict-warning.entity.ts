@@ -1,0 +1,50 @@
+import { randomUUID } from 'node:crypto';
+import { OptionalProps, Entity, Enum, Index, PrimaryKey, Property } from '@mikro-orm/core';
+
+export enum ConflictKind {
+  DOUBLE_BOOKING = 'DOUBLE_BOOKING',
+  EDIT_CONFLICT = 'EDIT_CONFLICT',
+  DELETED_IN_ICLOUD = 'DELETED_IN_ICLOUD',
+}
+
+/** Something the CRM user must know about: iCloud and the CRM disagree. */
+@Entity()
+@Index({ properties: ['tenantId', 'userId', 'resolved'] })
+export class ConflictWarning {
+  [OptionalProps]?: 'id' | 'appointmentId' | 'startsAt' | 'endsAt' | 'details' | 'createdAt' | 'resolved';
+
+  @PrimaryKey({ type: 'uuid' })
+  id: string = randomUUID();
+
+  @Property({ type: 'string' })
+  tenantId!: string;
+
+  /** Internal user id. */
+  @Property({ type: 'uuid' })
+  userId!: string;
+
+  @Enum({ items: () => ConflictKind, type: 'string' })
+  kind!: ConflictKind;
+
+  @Property({ type: 'uuid', nullable: true })
+  appointmentId: string | null = null;
+
+  @Property({ type: 'text' })
+  message!: string;
+
+  @Property({ type: 'datetime', nullable: true })
+  startsAt: Date | null = null;
+
+  @Property({ type: 'datetime', nullable: true })
+  endsAt: Date | null = null;
+
+  /** The losing version of an edit conflict, or other context (JSON). */
+  @Property({ type: 'json', nullable: true })
+  details: Record<string, unknown> | null = null;
+
+  @Property({ type: 'datetime' })
+  createdAt: Date = new Date();
+
+  @Property({ type: 'boolean' })
+  resolved: boolean = false;
+}

@@ -1,0 +1,50 @@
+import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import type { Context } from '../context';
+import { Appointment } from '../entities/appointment.entity';
+import { checkRange, resolveSubject } from '../services/busy.service';
+import { toAppointmentDtos } from './appointment.mapper';
+import { AppointmentType, BookAppointmentInput, RescheduleAppointmentInput } from './appointment.types';
+
+@Resolver()
+export class AppointmentResolver {
+  @Mutation(() => AppointmentType, { description: 'Books a slot; the appointment is pushed to the assignees\' primary iCloud calendars.' })
+  async bookAppointment(@Arg('input', () => BookAppointmentInput) input: BookAppointmentInput, @Ctx() { em, principal, services }: Context): Promise<AppointmentType> {
+    const [dto] = await toAppointmentDtos(em, [await services.booking.book(em, principal, input)]);
+    return dto;
+  }
+
+  @Mutation(() => AppointmentType)
+  async rescheduleAppointment(@Arg('input', () => RescheduleAppointmentInput) input: RescheduleAppointmentInput, @Ctx() { em, principal, services }: Context): Promise<AppointmentType> {
+    const [dto] = await toAppointmentDtos(em, [await services.booking.reschedule(em, principal, input.id, input.startsAt)]);
+    return dto;
+  }
+
+  @Mutation(() => AppointmentType)
+  async cancelAppointment(@Arg('id', () => ID) id: string, @Ctx() { em, principal, services }: Context): Promise<AppointmentType> {
+    const [dto] = await toAppointmentDtos(em, [await services.booking.cancel(em, principal, id)]);
+    return dto;
+  }
+
+  @Query(() => AppointmentType)
+  async appointment(@Arg('id', () => ID) id: string, @Ctx() { em, principal, services }: Context): Promise<AppointmentType> {
+    const [dto] = await toAppointmentDtos(em, [await services.booking.load(em, principal, id, 'read')]);
+    return dto;
+  }
+
+  @Query(() => [AppointmentType], { description: 'Appointments assigned to a user (you by default; admins may name a user) overlapping [from, to), at most 93 days.' })
+  async appointments(
+    @Arg('from', () => Date) from: Date,
+    @Arg('to', () => Date) to: Date,
+    @Arg('userId', () => ID, { nullable: true }) userId: string | undefined,
+    @Ctx() { em, principal }: Context,
+  ): Promise<AppointmentType[]> {
+    checkRange(from, to, 93);
+    const subject = await resolveSubject(em, principal, userId);
+    const found = await em.find(
+      Appointment,
+      { tenantId: subject.tenantId, startsAt: { $lt: to }, endsAt: { $gt: from }, assignees: { userId: subject.id } },
+      { populate: ['calendar', 'contact', 'assignees'], orderBy: { startsAt: 'asc' } },
+    );
+    return toAppointmentDtos(em, found);
+  }
+}

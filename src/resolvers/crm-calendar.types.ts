@@ -1,0 +1,93 @@
+import { ArrayMaxSize, MaxLength } from 'class-validator';
+import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { CrmCalendarType, MemberPriority, RoundRobinMode } from '../entities/crm-calendar.entity';
+
+registerEnumType(CrmCalendarType, { name: 'CrmCalendarType' });
+registerEnumType(RoundRobinMode, { name: 'RoundRobinMode' });
+registerEnumType(MemberPriority, { name: 'MemberPriority' });
+
+@ObjectType('OpenHours', { description: 'Open hours of one weekday, wall-clock times in the calendar\'s zone.' })
+@InputType('OpenHoursInput')
+export class OpenHoursType {
+  @Field(() => Int, { description: '1 = Monday .. 7 = Sunday.' })
+  weekday!: number;
+
+  @Field(() => String, { description: '"09:00"' })
+  start!: string;
+
+  @Field(() => String, { description: '"17:00"' })
+  end!: string;
+}
+
+@ObjectType('TeamMember')
+export class TeamMemberType {
+  @Field(() => ID, { description: 'The CRM user id (JWT sub).' })
+  userId!: string;
+
+  @Field(() => MemberPriority)
+  priority!: MemberPriority;
+
+  @Field(() => Boolean)
+  isPrimary!: boolean;
+}
+
+@InputType()
+export class TeamMemberInput {
+  @Field(() => ID, { description: 'The CRM user id (JWT sub).' })
+  @MaxLength(200)
+  userId!: string;
+
+  @Field(() => MemberPriority, { nullable: true })
+  priority?: MemberPriority;
+
+  @Field(() => Boolean, { nullable: true })
+  isPrimary?: boolean;
+}
+
+@ObjectType('CrmCalendar', { description: 'A calendar people book through: class booking, round robin, collective or service.' })
+export class CrmCalendarObject {
+  @Field(() => ID) id!: string;
+  @Field(() => String) name!: string;
+  @Field(() => CrmCalendarType) type!: CrmCalendarType;
+  @Field(() => String, { description: 'IANA zone of the open hours.' }) timezone!: string;
+  @Field(() => Int, { description: 'Length of an appointment (a service\'s duration).' }) slotDurationMinutes!: number;
+  @Field(() => Int) slotIntervalMinutes!: number;
+  @Field(() => Int) bufferBeforeMinutes!: number;
+  @Field(() => Int) bufferAfterMinutes!: number;
+  @Field(() => Int) seatsPerSlot!: number;
+  @Field(() => RoundRobinMode) roundRobinMode!: RoundRobinMode;
+  @Field(() => Int) minNoticeMinutes!: number;
+  @Field(() => Int) bookingWindowDays!: number;
+  @Field(() => [OpenHoursType]) openHours!: OpenHoursType[];
+  @Field(() => [TeamMemberType]) teamMembers!: TeamMemberType[];
+}
+
+@InputType()
+export class CreateCrmCalendarInput {
+  @Field(() => String) @MaxLength(200) name!: string;
+  @Field(() => CrmCalendarType) type!: CrmCalendarType;
+  @Field(() => String) @MaxLength(100) timezone!: string;
+  @Field(() => Int) slotDurationMinutes!: number;
+  @Field(() => Int, { nullable: true }) slotIntervalMinutes?: number;
+  @Field(() => Int, { nullable: true }) bufferBeforeMinutes?: number;
+  @Field(() => Int, { nullable: true }) bufferAfterMinutes?: number;
+  @Field(() => Int, { nullable: true, description: 'Class booking only: 1 to 9999.' }) seatsPerSlot?: number;
+  @Field(() => RoundRobinMode, { nullable: true }) roundRobinMode?: RoundRobinMode;
+  @Field(() => Int, { nullable: true }) minNoticeMinutes?: number;
+  @Field(() => Int, { nullable: true }) bookingWindowDays?: number;
+  @Field(() => [OpenHoursType]) openHours!: OpenHoursType[];
+
+  @Field(() => [TeamMemberInput])
+  @ArrayMaxSize(100)
+  teamMembers!: TeamMemberInput[];
+}
+
+@ObjectType('TimeSlot', { description: 'A bookable slot.' })
+export class TimeSlotType {
+  @Field(() => Date) startsAt!: Date;
+  @Field(() => Date) endsAt!: Date;
+  @Field(() => String, { description: 'Start as local time with offset in the requested zone, e.g. 2026-03-30T09:00:00+02:00.' })
+  startsAtLocal!: string;
+  @Field(() => [ID], { description: 'Members free for it (CRM user ids), best first.' }) availableUserIds!: string[];
+  @Field(() => Int, { description: 'Seats left (class), free members (round robin, service), 1 (collective).' }) seatsLeft!: number;
+}

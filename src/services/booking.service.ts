@@ -1,0 +1,170 @@
+import { LockMode, type EntityManager } from '@mikro-orm/core';
+import type { Principal } from '../auth/jwt';
+import type { SlotAvailability } from '../availability/availability.engine';
+import { candidateSlots } from '../availability/slots';
+import { Appointment, AppointmentAssignee, AppointmentStatus } from '../entities/appointment.entity';
+import { Contact } from '../entities/contact.entity';
+import { CrmCalendarType, type CrmCalendar } from '../entities/crm-calendar.entity';
+import { OutboxEntry } from '../entities/outbox-entry.entity';
+import { AppointmentSyncLink } from '../entities/sync-link.entity';
+import { User } from '../entities/user.entity';
+import { AppError } from '../errors';
+import { uidFor } from '../sync/event-renderer';
+import { availability, syncKeyOf } from './availability.service';
+import { calendarFor } from './crm-calendar.service';
+import type { KeyedMutex } from './keyed-mutex';
+
+export interface BookingInput {
+  calendarId: string;
+  startsAt: Date;
+  contact: { name: string; email?: string | null; phone?: string | null };
+  title?: string | null;
+  notes?: string | null;
+}
+
+export interface BookingServiceDeps {
+  mutex: KeyedMutex;
+  /** PostgreSQL: lock the members' rows, so that bookings in other processes wait too. */
+  rowLocks: boolean;
+  /** Called after a commit that wrote outbox entries: pushes them to iCloud now. */
+  afterCommit(): void;
+}
+
+const MINUTE = 60000;
+
+/**
+ * Books, reschedules and cancels appointments. The slot is checked again inside a transaction while the
+ * calendar's members are locked: of two people booking the last seat or the same member at once, one
+ * succeeds and one gets `SLOT_TAKEN`. Every change writes outbox entries in the same transaction.
+ */
+export class BookingService {
+  constructor(private readonly deps: BookingServiceDeps) {}
+
+  /** Books a slot. Throws `SLOT_IN_PAST`, `TOO_SOON`, `TOO_FAR_AHEAD`, `OUTSIDE_OPEN_HOURS`, `SLOT_TAKEN`, `NOT_FOUND`, `FORBIDDEN`. */
+  async book(em: EntityManager, principal: Principal, input: BookingInput): Promise<Appointment> {
+    const calendar = await calendarFor(em, principal, input.calendarId, 'book');
+    const start = input.startsAt;
+    checkSlot(calendar, start, new Date());
+    if (!input.contact.name.trim()) throw new AppError('BAD_USER_INPUT', 'contact.name must not be empty.');
+    const appointment = await this.locked(em, calendar, async (tx) => {
+      const slot = await this.freeSlot(tx, calendar, start);
+      const contact = tx.create(Contact, { tenantId: calendar.tenantId, name: input.contact.name.trim(), email: input.contact.email ?? null, phone: input.contact.phone ?? null });
+      const created = tx.create(Appointment, {
+        tenantId: calendar.tenantId,
+        calendar,
+        contact,
+        startsAt: slot.start,
+        endsAt: slot.end,
+        title: input.title?.trim() || `${calendar.name}: ${contact.name}`,
+        notes: input.notes ?? null,
+      });
+      assign(tx, created, calendar, slot.assignTo);
+      await enqueue(tx, [...keysFor(created, slot.assignTo)]);
+      return created;
+    });
+    this.deps.afterCommit();
+    return appointment;
+  }
+
+  /** Moves an appointment to another slot of its calendar, keeping its assignees when they are free. */
+  async reschedule(em: EntityManager, principal: Principal, id: string, startsAt: Date): Promise<Appointment> {
+    const appointment = await this.load(em, principal, id);
+    if (appointment.status === AppointmentStatus.CANCELLED) throw new AppError('APPOINTMENT_CANCELLED', 'This appointment is cancelled: book a new one instead.');
+    const calendar = appointment.calendar;
+    checkSlot(calendar, startsAt, new Date());
+    const before = keysFor(appointment, assignees(appointment));
+    await this.locked(em, calendar, async (tx) => {
+      const slot = await this.freeSlot(tx, calendar, startsAt, appointment.id);
+      const current = assignees(appointment);
+      const keep = calendar.type !== CrmCalendarType.COLLECTIVE && current.every((u) => slot.availableUserIds.includes(u));
+      const users = keep ? current : slot.assignTo;
+      Object.assign(appointment, { startsAt: slot.start, endsAt: slot.end, updatedAt: new Date() });
+      appointment.assignees.removeAll();
+      assign(tx, appointment, calendar, users);
+      await enqueue(tx, [...before, ...keysFor(appointment, users)]);
+    });
+    this.deps.afterCommit();
+    return appointment;
+  }
+
+  /** Cancels an appointment; its iCloud copies are removed (a class session is updated while seats remain). */
+  async cancel(em: EntityManager, principal: Principal, id: string): Promise<Appointment> {
+    const appointment = await this.load(em, principal, id);
+    if (appointment.status === AppointmentStatus.CANCELLED) throw new AppError('APPOINTMENT_CANCELLED', 'This appointment is already cancelled.');
+    await em.transactional(async (tx) => {
+      Object.assign(appointment, { status: AppointmentStatus.CANCELLED, updatedAt: new Date() });
+      for (const a of appointment.assignees) a.active = false;
+      await enqueue(tx, [...keysFor(appointment, assignees(appointment))]);
+    });
+    this.deps.afterCommit();
+    return appointment;
+  }
+
+  /** One appointment of a calendar the caller may book on. Throws `NOT_FOUND` otherwise. */
+  async load(em: EntityManager, principal: Principal, id: string, purpose: 'read' | 'book' = 'book'): Promise<Appointment> {
+    const appointment = await em.findOne(Appointment, { id, tenantId: principal.tenantId }, { populate: ['calendar', 'contact', 'assignees'] });
+    if (!appointment) throw new AppError('NOT_FOUND', `No appointment ${id}.`);
+    await calendarFor(em, principal, appointment.calendar.id, purpose);
+    return appointment;
+  }
+
+  /** Runs `work` in a transaction while the calendar's members are locked (in process, and by row on PostgreSQL). */
+  private async locked<T>(em: EntityManager, calendar: CrmCalendar, work: (tx: EntityManager) => Promise<T>): Promise<T> {
+    const userIds = calendar.members.getItems().map((m) => m.user.id);
+    return this.deps.mutex.run(userIds, () =>
+      em.transactional(async (tx) => {
+        if (this.deps.rowLocks) await tx.find(User, { id: { $in: userIds } }, { lockMode: LockMode.PESSIMISTIC_WRITE, orderBy: { id: 'asc' } });
+        return work(tx);
+      }),
+    );
+  }
+
+  private async freeSlot(tx: EntityManager, calendar: CrmCalendar, start: Date, ignoreAppointmentId?: string): Promise<SlotAvailability> {
+    const [slot] = await availability(tx, calendar, start, new Date(start.getTime() + 1), new Date(), ignoreAppointmentId);
+    if (!slot || slot.assignTo.length === 0) {
+      throw new AppError('SLOT_TAKEN', 'This time was just taken (or its host became busy): pick another slot.');
+    }
+    return slot;
+  }
+}
+
+/** Checks that `start` is a bookable slot start of the calendar, saying what is wrong otherwise. */
+function checkSlot(calendar: CrmCalendar, start: Date, now: Date): void {
+  if (Number.isNaN(start.getTime())) throw new AppError('BAD_USER_INPUT', 'startsAt is not a valid time.');
+  if (start <= now) throw new AppError('SLOT_IN_PAST', 'This time is in the past: pick a future slot.');
+  if (start.getTime() < now.getTime() + calendar.minNoticeMinutes * MINUTE) {
+    throw new AppError('TOO_SOON', `This calendar needs ${calendar.minNoticeMinutes} minutes' notice: pick a later slot.`);
+  }
+  if (start.getTime() > now.getTime() + calendar.bookingWindowDays * 86400000) {
+    throw new AppError('TOO_FAR_AHEAD', `This calendar takes bookings up to ${calendar.bookingWindowDays} days ahead.`);
+  }
+  if (!candidateSlots(calendar, start, new Date(start.getTime() + 1)).length) {
+    throw new AppError('OUTSIDE_OPEN_HOURS', `This time is not a slot of "${calendar.name}" (outside its open hours or off its ${calendar.slotIntervalMinutes}-minute grid).`);
+  }
+}
+
+function assignees(appointment: Appointment): string[] {
+  return appointment.assignees.getItems().map((a) => a.userId);
+}
+
+function assign(tx: EntityManager, appointment: Appointment, calendar: CrmCalendar, userIds: string[]): void {
+  const blockStart = new Date(appointment.startsAt.getTime() - calendar.bufferBeforeMinutes * MINUTE);
+  const blockEnd = new Date(appointment.endsAt.getTime() + calendar.bufferAfterMinutes * MINUTE);
+  for (const userId of userIds) appointment.assignees.add(tx.create(AppointmentAssignee, { appointment, userId, blockStart, blockEnd }));
+}
+
+/** The (sync key, user) pairs whose iCloud copies an appointment touches. */
+function keysFor(appointment: Appointment, userIds: string[]): { syncKey: string; userId: string }[] {
+  const syncKey = syncKeyOf(appointment);
+  return userIds.map((userId) => ({ syncKey, userId }));
+}
+
+/** Writes outbox entries and creates the sync links they will fill, in the caller's transaction. */
+async function enqueue(tx: EntityManager, pairs: { syncKey: string; userId: string }[]): Promise<void> {
+  const unique = new Map(pairs.map((p) => [`${p.syncKey}|${p.userId}`, p]));
+  for (const { syncKey, userId } of unique.values()) {
+    tx.create(OutboxEntry, { syncKey, userId });
+    const link = await tx.findOne(AppointmentSyncLink, { syncKey, userId });
+    if (!link) tx.create(AppointmentSyncLink, { syncKey, userId, uid: uidFor(syncKey, userId) });
+  }
+}

@@ -1,0 +1,123 @@
+import type { EntityManager } from '@mikro-orm/core';
+import type { Principal } from '../auth/jwt';
+import { CrmCalendar, CrmCalendarMember, CrmCalendarType, MemberPriority, RoundRobinMode, type OpenHours } from '../entities/crm-calendar.entity';
+import { User } from '../entities/user.entity';
+import { AppError } from '../errors';
+import { isTimeZone } from './user.service';
+
+export interface CrmCalendarInput {
+  name: string;
+  type: CrmCalendarType;
+  timezone: string;
+  slotDurationMinutes: number;
+  slotIntervalMinutes?: number | null;
+  bufferBeforeMinutes?: number | null;
+  bufferAfterMinutes?: number | null;
+  seatsPerSlot?: number | null;
+  roundRobinMode?: RoundRobinMode | null;
+  minNoticeMinutes?: number | null;
+  bookingWindowDays?: number | null;
+  openHours: OpenHours[];
+  teamMembers: { userId: string; priority?: MemberPriority | null; isPrimary?: boolean | null }[];
+}
+
+const HHMM = /^([01]\d|2[0-3]):[0-5]\d$|^24:00$/;
+
+function bad(message: string): never {
+  throw new AppError('BAD_USER_INPUT', message);
+}
+
+function checkRange(value: number, min: number, max: number, name: string): number {
+  if (!Number.isInteger(value) || value < min || value > max) bad(`${name} must be a whole number from ${min} to ${max}.`);
+  return value;
+}
+
+/** Checks what each calendar type requires; throws `BAD_USER_INPUT` naming the first problem. */
+function validate(input: CrmCalendarInput): void {
+  if (!input.name.trim()) bad('name must not be empty.');
+  if (!isTimeZone(input.timezone)) bad(`"${input.timezone}" is not an IANA time zone name (for example "Europe/Berlin").`);
+  checkRange(input.slotDurationMinutes, 5, 1440, 'slotDurationMinutes');
+  checkRange(input.slotIntervalMinutes ?? input.slotDurationMinutes, 5, 1440, 'slotIntervalMinutes');
+  checkRange(input.bufferBeforeMinutes ?? 0, 0, 720, 'bufferBeforeMinutes');
+  checkRange(input.bufferAfterMinutes ?? 0, 0, 720, 'bufferAfterMinutes');
+  checkRange(input.seatsPerSlot ?? 1, 1, 9999, 'seatsPerSlot');
+  checkRange(input.minNoticeMinutes ?? 0, 0, 525600, 'minNoticeMinutes');
+  checkRange(input.bookingWindowDays ?? 60, 1, 730, 'bookingWindowDays');
+  if (input.openHours.length === 0) bad('openHours must name at least one weekday.');
+  for (const h of input.openHours) {
+    checkRange(h.weekday, 1, 7, 'openHours.weekday (1 = Monday .. 7 = Sunday)');
+    if (!HHMM.test(h.start) || !HHMM.test(h.end) || h.start >= h.end) bad(`openHours ${h.start}-${h.end} must be "HH:MM" with start before end.`);
+  }
+  const members = input.teamMembers;
+  if (new Set(members.map((m) => m.userId)).size !== members.length) bad('teamMembers lists a user twice.');
+  const primaries = members.filter((m) => m.isPrimary).length;
+  switch (input.type) {
+    case CrmCalendarType.CLASS_BOOKING:
+      if (members.length !== 1) bad('A class booking calendar has exactly one team member: its host.');
+      break;
+    case CrmCalendarType.COLLECTIVE:
+      if (members.length < 2) bad('A collective calendar needs at least two team members.');
+      if (primaries !== 1) bad('A collective calendar needs exactly one primary owner (isPrimary).');
+      break;
+    default:
+      if (members.length < 1) bad(`A ${input.type === CrmCalendarType.SERVICE ? 'service needs its staff' : 'round robin calendar needs team members'}.`);
+  }
+  if (input.type !== CrmCalendarType.CLASS_BOOKING && (input.seatsPerSlot ?? 1) !== 1) bad('seatsPerSlot applies to class booking calendars only.');
+}
+
+/** Returns the user of a tenant by CRM id, creating the record on first sight (members may not have logged in yet). */
+async function userOf(em: EntityManager, tenantId: string, externalId: string): Promise<User> {
+  return (await em.findOne(User, { tenantId, externalId })) ?? em.create(User, { tenantId, externalId });
+}
+
+/** Creates a CRM calendar. Admins of the tenant only: throws `FORBIDDEN` for others, `BAD_USER_INPUT` for invalid input. */
+export async function createCrmCalendar(em: EntityManager, principal: Principal, input: CrmCalendarInput): Promise<CrmCalendar> {
+  if (principal.role !== 'admin') throw new AppError('FORBIDDEN', 'Only an admin of the tenant can create calendars.');
+  validate(input);
+  const calendar = em.create(CrmCalendar, {
+    tenantId: principal.tenantId,
+    name: input.name.trim(),
+    type: input.type,
+    timezone: input.timezone,
+    slotDurationMinutes: input.slotDurationMinutes,
+    slotIntervalMinutes: input.slotIntervalMinutes ?? input.slotDurationMinutes,
+    bufferBeforeMinutes: input.bufferBeforeMinutes ?? 0,
+    bufferAfterMinutes: input.bufferAfterMinutes ?? 0,
+    seatsPerSlot: input.seatsPerSlot ?? 1,
+    roundRobinMode: input.roundRobinMode ?? RoundRobinMode.OPTIMIZE_FOR_AVAILABILITY,
+    minNoticeMinutes: input.minNoticeMinutes ?? 0,
+    bookingWindowDays: input.bookingWindowDays ?? 60,
+    openHours: input.openHours.map(({ weekday, start, end }) => ({ weekday, start, end })),
+  });
+  for (const m of input.teamMembers) {
+    const member = em.create(CrmCalendarMember, {
+      calendar,
+      user: await userOf(em, principal.tenantId, m.userId),
+      priority: m.priority ?? MemberPriority.MEDIUM,
+      isPrimary: Boolean(m.isPrimary),
+    });
+    calendar.members.add(member);
+  }
+  await em.flush();
+  return calendar;
+}
+
+/**
+ * Loads a calendar the caller may use, with its members. Admins (and support, read-only) reach every
+ * calendar of their tenant, users those they belong to. Throws `NOT_FOUND` for anything else, `FORBIDDEN`
+ * when support tries to book.
+ */
+export async function calendarFor(em: EntityManager, principal: Principal, id: string, purpose: 'read' | 'book'): Promise<CrmCalendar> {
+  const calendar = await em.findOne(CrmCalendar, { id, tenantId: principal.tenantId }, { populate: ['members', 'members.user'] });
+  const member = calendar?.members.getItems().some((m) => m.user.externalId === principal.sub);
+  if (!calendar || (principal.role === 'user' && !member)) throw new AppError('NOT_FOUND', `No calendar ${id} you may use.`);
+  if (purpose === 'book' && principal.role === 'support') throw new AppError('FORBIDDEN', 'Support access is read-only.');
+  return calendar;
+}
+
+/** The calendars the caller may use: the whole tenant for admins and support, their own for users. */
+export async function listCrmCalendars(em: EntityManager, principal: Principal): Promise<CrmCalendar[]> {
+  const where = principal.role === 'user' ? { tenantId: principal.tenantId, members: { user: { externalId: principal.sub } } } : { tenantId: principal.tenantId };
+  const ids = (await em.find(CrmCalendar, where, { fields: ['id'] })).map((c) => c.id);
+  return em.find(CrmCalendar, { id: { $in: ids } }, { populate: ['members', 'members.user'], orderBy: { name: 'asc' } });
+}

@@ -1,0 +1,181 @@
+import type { EntityManager } from '@mikro-orm/core';
+import type { CredentialsCipher } from '../auth/credentials.cipher';
+import { CalendarIntegration, IntegrationStatus } from '../entities/calendar-integration.entity';
+import type { ConflictWarning } from '../entities/conflict-warning.entity';
+import { AppointmentAssignee, AppointmentStatus } from '../entities/appointment.entity';
+import { ExternalCalendar } from '../entities/external-calendar.entity';
+import { OutboxEntry } from '../entities/outbox-entry.entity';
+import { AppointmentSyncLink, SyncState } from '../entities/sync-link.entity';
+import { User } from '../entities/user.entity';
+import type { Logger } from '../logger';
+import type { Orm } from '../orm';
+import type { EventBus } from '../pubsub';
+import { toWarningDto } from '../resolvers/conflict-warning.mapper';
+import { backoffSeconds } from '../sync/backoff';
+import { CalDavClient } from '../sync/caldav.client';
+import { CalDavError } from '../sync/caldav.errors';
+import { uidFor } from '../sync/event-renderer';
+import { pushCopy } from '../sync/outbound.executor';
+import { syncKeyOf } from './availability.service';
+import { publishStatusIfChanged } from './integration-events';
+import { RECONNECT_MESSAGE } from './sync.service';
+
+export interface OutboxServiceDeps {
+  orm: Orm;
+  cipher: CredentialsCipher;
+  icloudCaldavUrl: string;
+  caldavTimeoutMs: number;
+  events: EventBus;
+  logger: Logger;
+  leaseSeconds: number;
+}
+
+/** After this many failed attempts a copy is FAILED (with the reason) and its entry is dropped. */
+export const MAX_ATTEMPTS = 6;
+const BATCH = 20;
+const PARKED_MS = 24 * 3600 * 1000;
+
+/**
+ * Drains the outbox: right after a commit (`kick`) and from the scheduled job for retries. Entries are
+ * claimed with a lease, so several processes drain one outbox without writing a copy twice.
+ */
+export class OutboxService {
+  private running: Promise<number> | null = null;
+  private again = false;
+
+  constructor(private readonly deps: OutboxServiceDeps) {}
+
+  /** Starts a drain soon; calls during a drain make it run once more. Never throws (errors are logged). */
+  kick(): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.drain()
+      .catch((e) => (this.deps.logger.error({ err: e }, 'outbox drain failed'), 0))
+      .finally(() => {
+        this.running = null;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  /** Resolves when no drain is under way (tests and shutdown wait on it). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /** Pushes every due entry; resolves with the number of entries processed. */
+  async drain(): Promise<number> {
+    let processed = 0;
+    for (;;) {
+      const claimed = await this.claim();
+      if (claimed.length === 0) return processed;
+      for (const entry of claimed) await this.process(entry);
+      processed += claimed.length;
+    }
+  }
+
+  /**
+   * After a user reconnects or picks a primary calendar: makes their parked entries due again and queues
+   * every upcoming appointment of theirs whose copy is not in that calendar yet.
+   */
+  async wake(em: EntityManager, userId: string): Promise<void> {
+    await em.nativeUpdate(OutboxEntry, { userId }, { nextAttemptAt: new Date(), leaseUntil: null });
+    const upcoming = await em.find(
+      AppointmentAssignee,
+      { userId, active: true, appointment: { status: AppointmentStatus.BOOKED, endsAt: { $gt: new Date() } } },
+      { populate: ['appointment', 'appointment.calendar'] },
+    );
+    const primary = await em.findOne(ExternalCalendar, { isPrimary: true, integration: { user: userId } });
+    for (const key of new Set(upcoming.map((a) => syncKeyOf(a.appointment)))) {
+      const link = await em.findOne(AppointmentSyncLink, { syncKey: key, userId });
+      if (link?.state === SyncState.SYNCED && link.calendarHref === primary?.href) continue;
+      em.create(OutboxEntry, { syncKey: key, userId });
+      if (!link) em.create(AppointmentSyncLink, { syncKey: key, userId, uid: uidFor(key, userId) });
+    }
+    await em.flush();
+    this.kick();
+  }
+
+  private async claim(): Promise<OutboxEntry[]> {
+    const em = this.deps.orm.fork();
+    const now = new Date();
+    const free = { $or: [{ leaseUntil: null }, { leaseUntil: { $lt: now } }] };
+    const due = await em.find(OutboxEntry, { nextAttemptAt: { $lte: now }, ...free }, { orderBy: { createdAt: 'asc' }, limit: BATCH });
+    const until = new Date(now.getTime() + this.deps.leaseSeconds * 1000);
+    const mine: OutboxEntry[] = [];
+    for (const entry of due) if ((await em.nativeUpdate(OutboxEntry, { id: entry.id, ...free }, { leaseUntil: until })) === 1) mine.push(entry);
+    return mine;
+  }
+
+  private async process(entry: OutboxEntry): Promise<void> {
+    const em = this.deps.orm.fork();
+    const warnings: ConflictWarning[] = [];
+    const clients = new Map<string, CalDavClient>();
+    try {
+      const outcome = await pushCopy(em, entry.syncKey, entry.userId, {
+        clientFor: (calendar) => this.client(em, calendar, clients),
+        warn: (w) => warnings.push(w),
+      });
+      // Later entries of the same copy are covered: the push rendered the current state.
+      if (outcome === 'done') await em.nativeDelete(OutboxEntry, { syncKey: entry.syncKey, userId: entry.userId, createdAt: { $lte: entry.createdAt } });
+      else await em.nativeUpdate(OutboxEntry, { id: entry.id }, { nextAttemptAt: new Date(Date.now() + PARKED_MS), leaseUntil: null });
+      await em.flush();
+    } catch (e) {
+      await this.failed(entry, e);
+    }
+    for (const w of warnings) await this.publishWarning(em, w);
+  }
+
+  private async client(em: EntityManager, calendar: ExternalCalendar, cache: Map<string, CalDavClient>): Promise<CalDavClient> {
+    const integration = calendar.integration;
+    if (!cache.has(integration.id)) {
+      await em.populate(integration, ['passwordCipher']);
+      const password = this.deps.cipher.decrypt(integration.passwordCipher!, integration.id);
+      cache.set(integration.id, new CalDavClient({ serverUrl: this.deps.icloudCaldavUrl, username: integration.appleId, password, timeoutMs: this.deps.caldavTimeoutMs }));
+    }
+    return cache.get(integration.id)!;
+  }
+
+  private async failed(entry: OutboxEntry, e: unknown): Promise<void> {
+    const fresh = this.deps.orm.fork();
+    const reason = e instanceof CalDavError ? e.message : 'internal error';
+    if (!(e instanceof CalDavError)) this.deps.logger.error({ err: e, syncKey: entry.syncKey }, 'push failed unexpectedly');
+    const link = await fresh.findOne(AppointmentSyncLink, { syncKey: entry.syncKey, userId: entry.userId });
+    if (e instanceof CalDavError && e.failure === 'AUTH') {
+      await this.needsReconnect(fresh, entry.userId);
+      if (link) Object.assign(link, { state: SyncState.PENDING, lastError: 'Waiting for the user to reconnect iCloud.' });
+      await fresh.nativeUpdate(OutboxEntry, { id: entry.id }, { nextAttemptAt: new Date(Date.now() + PARKED_MS), leaseUntil: null });
+      await fresh.flush();
+      return;
+    }
+    const attempts = entry.attempts + 1;
+    if (attempts >= MAX_ATTEMPTS) {
+      if (link) Object.assign(link, { state: SyncState.FAILED, lastError: reason });
+      await fresh.nativeDelete(OutboxEntry, { id: entry.id });
+    } else {
+      if (link) Object.assign(link, { state: SyncState.PENDING, lastError: `${reason} (retrying)` });
+      const wait = backoffSeconds(attempts, e instanceof CalDavError ? e.retryAfterSeconds : undefined);
+      await fresh.nativeUpdate(OutboxEntry, { id: entry.id }, { attempts, lastError: reason, nextAttemptAt: new Date(Date.now() + wait * 1000), leaseUntil: null });
+    }
+    await fresh.flush();
+  }
+
+  /** A 401 while pushing means the password was revoked: the integration needs reconnecting. */
+  private async needsReconnect(em: EntityManager, userId: string): Promise<void> {
+    const integration = await em.findOne(CalendarIntegration, { user: userId, calendars: { isPrimary: true } }, { populate: ['user', 'calendars'] });
+    if (!integration || integration.status === IntegrationStatus.NEEDS_RECONNECT) return;
+    const before = integration.status;
+    Object.assign(integration, { status: IntegrationStatus.NEEDS_RECONNECT, statusMessage: RECONNECT_MESSAGE, nextSyncAt: null });
+    await em.flush();
+    publishStatusIfChanged(this.deps.events, integration, before);
+  }
+
+  private async publishWarning(em: EntityManager, warning: ConflictWarning): Promise<void> {
+    const user = await em.findOneOrFail(User, warning.userId);
+    this.deps.events.publish('CONFLICT_WARNING', { tenantId: warning.tenantId, userId: user.externalId, warning: toWarningDto(warning, user.externalId) });
+  }
+}

@@ -1,0 +1,135 @@
+import type { EntityManager } from '@mikro-orm/core';
+import { IntegrationStatus } from '../entities/calendar-integration.entity';
+import { ConflictKind, ConflictWarning } from '../entities/conflict-warning.entity';
+import { ExternalCalendar } from '../entities/external-calendar.entity';
+import { EventOrigin, ExternalEvent } from '../entities/external-event.entity';
+import { AppointmentSyncLink, SyncState } from '../entities/sync-link.entity';
+import { User } from '../entities/user.entity';
+import { applyICloudEdit } from './appointment-from-icloud';
+import type { CalDavClient } from './caldav.client';
+import { CalDavError } from './caldav.errors';
+import { deleteObject, getObject, putObject } from './caldav-objects';
+import { desiredEvent } from './desired-event';
+import { renderEvent, uidFor, type DesiredEvent } from './event-renderer';
+import { parseCalendarObject } from './ical-busy';
+import { contentHash } from './ical-hash';
+
+/** How a push ended: done (the entry goes), or waiting for the user to reconnect (the entry stays). */
+export type PushOutcome = 'done' | 'waitingForReconnect';
+
+export interface PushContext {
+  /** A CalDAV client for the integration of the user's primary calendar. */
+  clientFor(calendar: ExternalCalendar): Promise<CalDavClient>;
+  /** Records a warning for the CRM user (stored and published by the caller). */
+  warn(warning: ConflictWarning): void;
+}
+
+const WINDOW = { start: new Date(0), end: new Date(8640000000000000) };
+
+/**
+ * Brings the iCloud copy of one sync key in one user's primary calendar in line with the CRM (decide
+ * from the current state, then write with a precondition, never without). Throws `CalDavError` for
+ * failures the caller retries or reports; a 412 is resolved here by the conflict rule of DESIGN.md.
+ */
+export async function pushCopy(em: EntityManager, syncKey: string, userId: string, ctx: PushContext): Promise<PushOutcome> {
+  const link = (await em.findOne(AppointmentSyncLink, { syncKey, userId })) ?? em.create(AppointmentSyncLink, { syncKey, userId, uid: uidFor(syncKey, userId) });
+  const primary = await em.findOne(ExternalCalendar, { isPrimary: true, integration: { user: userId } }, { populate: ['integration'] });
+  const desired = await desiredEvent(em, syncKey, userId, link.uid);
+  const status = primary?.integration.status;
+  if (!primary || status === IntegrationStatus.DISCONNECTED) {
+    // Nothing to write to: the appointment is not in iCloud, and will be once the user picks a primary.
+    Object.assign(link, { state: desired ? SyncState.NOT_CONNECTED : SyncState.SYNCED, lastError: desired ? 'The user has no primary iCloud calendar.' : null });
+    return 'done';
+  }
+  if (status === IntegrationStatus.NEEDS_RECONNECT) {
+    Object.assign(link, { state: SyncState.PENDING, lastError: 'Waiting for the user to reconnect iCloud.' });
+    return 'waitingForReconnect';
+  }
+  const client = await ctx.clientFor(primary);
+  if (!desired) {
+    if (link.href && link.etag) await removeCopy(client, link.href, link.etag);
+    if (link.href) await em.nativeDelete(ExternalEvent, { href: link.href });
+    Object.assign(link, { href: null, etag: null, contentHash: null, state: SyncState.SYNCED, lastError: null });
+    return 'done';
+  }
+  if (link.state === SyncState.DELETED_IN_ICLOUD) return 'done'; // the user decides (push back or cancel)
+  const ics = renderEvent(desired);
+  const hash = contentHash(ics);
+  if (link.href && link.contentHash === hash && link.calendarHref === primary.href) {
+    Object.assign(link, { state: SyncState.SYNCED, lastError: null });
+    return 'done';
+  }
+  const written = link.href && link.etag && link.calendarHref === primary.href ? await update(em, client, link, desired, ics, ctx) : await create(client, primary, link, ics);
+  if (!written) return 'done';
+  const etag = written.etag ?? (await getObject(client, written.href))?.etag ?? null;
+  Object.assign(link, { href: written.href, etag, contentHash: written.hash, calendarHref: primary.href, state: SyncState.SYNCED, lastError: null });
+  await recordOwnWrite(em, primary, link, written.ics);
+  return 'done';
+}
+
+type Written = { href: string; etag: string | null; hash: string; ics: string };
+
+/** PUT with If-None-Match: a 412 means the object exists, possibly ours from a try whose answer was lost. */
+async function create(client: CalDavClient, primary: ExternalCalendar, link: AppointmentSyncLink, ics: string): Promise<Written> {
+  const href = new URL(`${encodeURIComponent(link.uid.replace(/@.*/, ''))}.ics`, primary.href).href;
+  const result = await putObject(client, href, ics, { ifNoneMatch: '*' });
+  if (result.ok) return { href, etag: result.etag, hash: contentHash(ics), ics };
+  const existing = await getObject(client, href);
+  if (!existing || !existing.data.includes(`UID:${link.uid}`)) throw new CalDavError('BAD_RESPONSE', `${href} exists and is not ours`);
+  const again = await putObject(client, href, ics, { ifMatch: existing.etag });
+  if (!again.ok) throw new CalDavError('UNAVAILABLE', `${href} changed while it was written: retrying`);
+  return { href, etag: again.etag, hash: contentHash(ics), ics };
+}
+
+/**
+ * PUT with If-Match. On 412 someone changed the event in iCloud: re-read it; if it is gone the copy is
+ * DELETED_IN_ICLOUD; otherwise the later change wins (CRM `updatedAt` against iCloud LAST-MODIFIED) and the
+ * loser is kept in an EDIT_CONFLICT warning. Returns null when iCloud's version was kept.
+ */
+async function update(em: EntityManager, client: CalDavClient, link: AppointmentSyncLink, desired: DesiredEvent, ics: string, ctx: PushContext): Promise<Written | null> {
+  const href = link.href!;
+  const result = await putObject(client, href, ics, { ifMatch: link.etag! });
+  if (result.ok) return { href, etag: result.etag, hash: contentHash(ics), ics };
+  const current = await getObject(client, href);
+  const user = await em.findOneOrFail(User, link.userId);
+  if (!current) {
+    link.state = SyncState.DELETED_IN_ICLOUD;
+    ctx.warn(em.create(ConflictWarning, { tenantId: user.tenantId, userId: user.id, kind: ConflictKind.DELETED_IN_ICLOUD, appointmentId: desired.appointmentIds[0], message: `"${desired.summary}" was deleted in iCloud. Push it back to iCloud or cancel it in the CRM.`, startsAt: desired.start, endsAt: desired.end }));
+    return null;
+  }
+  const [theirs] = parseCalendarObject(current.data, { timezone: desired.timezone, accountAddresses: [], window: WINDOW });
+  const icloudLater = theirs?.lastModified && theirs.lastModified > desired.lastModified && !link.syncKey.startsWith('class:');
+  const loser = icloudLater ? { summary: desired.summary, startsAt: desired.start, endsAt: desired.end } : { summary: theirs?.summary, startsAt: theirs?.start, endsAt: theirs?.end };
+  ctx.warn(em.create(ConflictWarning, {
+    tenantId: user.tenantId,
+    userId: user.id,
+    kind: ConflictKind.EDIT_CONFLICT,
+    appointmentId: desired.appointmentIds[0],
+    message: `"${desired.summary}" was changed in the CRM and in iCloud; the ${icloudLater ? 'iCloud' : 'CRM'} version was kept (it is the later change).`,
+    startsAt: desired.start,
+    endsAt: desired.end,
+    details: { lost: loser },
+  }));
+  if (icloudLater && theirs) {
+    await applyICloudEdit(em, desired.appointmentIds[0], theirs);
+    Object.assign(link, { etag: current.etag, contentHash: contentHash(current.data), state: SyncState.SYNCED, lastError: null });
+    return null;
+  }
+  const again = await putObject(client, href, ics, { ifMatch: current.etag });
+  if (!again.ok) throw new CalDavError('UNAVAILABLE', `${href} keeps changing in iCloud: retrying`);
+  return { href, etag: again.etag, hash: contentHash(ics), ics };
+}
+
+/** DELETE with If-Match; on 412 the cancel is the later change: delete the version now there. */
+async function removeCopy(client: CalDavClient, href: string, etag: string): Promise<void> {
+  if ((await deleteObject(client, href, etag)).ok) return;
+  const current = await getObject(client, href);
+  if (current && !(await deleteObject(client, href, current.etag)).ok) throw new CalDavError('UNAVAILABLE', `${href} keeps changing in iCloud: retrying`);
+}
+
+/** Stores our write as the inbound status row, so the next inbound pass sees the same etag and skips it (no echo). */
+async function recordOwnWrite(em: EntityManager, calendar: ExternalCalendar, link: AppointmentSyncLink, ics: string): Promise<void> {
+  if (!link.href || !link.etag) return;
+  const row = (await em.findOne(ExternalEvent, { calendar, href: link.href })) ?? em.create(ExternalEvent, { calendar, href: link.href, etag: link.etag, uid: link.uid, contentHash: '', raw: '' });
+  Object.assign(row, { etag: link.etag, uid: link.uid, contentHash: contentHash(ics), raw: ics, origin: EventOrigin.CRM, summary: null });
+}
