@@ -14,6 +14,7 @@ import { AppError, createErrorFormatter } from './errors';
 import { limitRules } from './graphql-limits';
 import type { Logger } from './logger';
 import { startHorizonJob } from './jobs/horizon.job';
+import { startOutboxJob } from './jobs/outbox.job';
 import { startReconcileJob, type ReconcileJob } from './jobs/reconcile.job';
 import { initORM, type Orm } from './orm';
 import { createEventBus, type EventBus } from './pubsub';
@@ -113,7 +114,7 @@ export async function startServer(config: Config, logger: Logger, events: EventB
     perHost: config.syncPerHost,
     leaseSeconds: config.syncLeaseSeconds,
   });
-  const stopHorizon = config.syncCron ? startHorizonJob(orm, logger) : async () => {};
+  const stopJobs = config.syncCron ? [startHorizonJob(orm, logger), startOutboxJob(services.outbox)] : [];
   const { port } = httpServer.address() as AddressInfo;
   const url = `http://localhost:${port}${GRAPHQL_PATH}`;
   logger.info({ url }, 'GraphQL server listening (HTTP and WebSocket)');
@@ -124,7 +125,8 @@ export async function startServer(config: Config, logger: Logger, events: EventB
     reconciler,
     close: async () => {
       await reconciler.stop();
-      await stopHorizon();
+      for (const stop of stopJobs) await stop();
+      await services.outbox.idle();
       await apollo.stop();
       await orm.close();
     },

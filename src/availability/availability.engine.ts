@@ -78,7 +78,10 @@ export function computeAvailability(input: {
     const session = calendar.type === CrmCalendarType.CLASS_BOOKING ? classSessionKey(calendar.id, slot.start) : undefined;
     const isFree = (m: EngineMember) =>
       !(input.blocks.get(m.userId) ?? []).some(
-        (b) => b.appointmentId !== input.ignoreAppointmentId && (session === undefined || b.syncKey !== session) && overlaps(b, widened),
+        (b) =>
+          (input.ignoreAppointmentId === undefined || b.appointmentId !== input.ignoreAppointmentId) &&
+          (session === undefined || b.syncKey !== session) &&
+          overlaps(b, widened),
       );
     const free = members.filter(isFree);
     switch (calendar.type) {

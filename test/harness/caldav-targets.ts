@@ -13,6 +13,8 @@ export interface TargetAccount {
   homeUrl: string;
   /** Names of the VEVENT calendars the account starts with; `readOnly` among them are not writable. */
   calendars: { name: string; writable: boolean }[];
+  /** Slug and name of the writable calendar tests use as primary ("work", "Work"). */
+  primary: { slug: string; name: string };
 }
 
 /**
@@ -24,6 +26,8 @@ export interface CalDavTarget {
   /** Whether the server checks passwords (Xandikos has no authentication). */
   checksPasswords: boolean;
   newAccount(): Promise<TargetAccount>;
+  /** Accounts for several CRM users that one app can connect at once (one server URL). */
+  newAccounts(n: number): Promise<TargetAccount[]>;
   /** Sends a request as another client of `account` would (Basic credentials, no redirect surprises). */
   request(account: TargetAccount, url: string, init: { method: string; body?: string; headers?: Record<string, string> }): Promise<Response>;
   stop(): Promise<void>;
@@ -35,6 +39,7 @@ const SEEDED = [
   { slug: 'tasks', name: 'Reminders', color: '#CC73E1FF', components: ['VTODO'] },
   { slug: `${READ_ONLY_PREFIX}holidays`, name: 'US Holidays', components: ['VEVENT'] },
 ];
+const WORK = { slug: 'work', name: 'Work' };
 const SEEDED_EVENT_CALENDARS = [
   { name: 'Calendar', writable: true },
   { name: 'US Holidays', writable: false },
@@ -46,6 +51,10 @@ function basicRequest(account: TargetAccount, url: string, init: { method: strin
   return fetch(url, { method: init.method, body: init.body, headers: { authorization, ...init.headers } });
 }
 
+function several(n: number, make: () => Promise<TargetAccount>): Promise<TargetAccount[]> {
+  return Promise.all(Array.from({ length: n }, make));
+}
+
 function appPassword(): string {
   return Array.from({ length: 4 }, () => Array.from({ length: 4 }, () => String.fromCharCode(97 + randomInt(26))).join('')).join('-');
 }
@@ -54,26 +63,28 @@ function appPassword(): string {
 export async function icloudTarget(): Promise<CalDavTarget & { emulator: ICloudEmulator }> {
   const radicale = await startRadicale();
   const emulator = await startICloudEmulator(radicale);
-  return {
+  const target: CalDavTarget & { emulator: ICloudEmulator } = {
     name: 'icloud',
     checksPasswords: true,
     emulator,
     newAccount: async () => {
       const a = emulator.addAccount();
-      return { ...a, serverUrl: emulator.url, homeUrl: `${emulator.partitionUrl}/${a.dsid}/calendars/`, calendars: SEEDED_EVENT_CALENDARS };
+      return { ...a, serverUrl: emulator.url, homeUrl: `${emulator.partitionUrl}/${a.dsid}/calendars/`, calendars: SEEDED_EVENT_CALENDARS, primary: WORK };
     },
+    newAccounts: (n) => several(n, target.newAccount),
     request: basicRequest,
     stop: async () => {
       await emulator.stop();
       await radicale.stop();
     },
   };
+  return target;
 }
 
 /** Radicale used directly, with the same calendars as an iCloud account (a read-only one by its rights). */
 export async function radicaleTarget(): Promise<CalDavTarget & { radicale: RadicaleServer }> {
   const radicale = await startRadicale();
-  return {
+  const target: CalDavTarget & { radicale: RadicaleServer } = {
     name: 'radicale',
     checksPasswords: true,
     radicale,
@@ -83,11 +94,13 @@ export async function radicaleTarget(): Promise<CalDavTarget & { radicale: Radic
       radicale.addUser(appleId, appSpecificPassword);
       for (const c of SEEDED) radicale.createCollectionOnDisk(appleId, c.slug, c);
       const homeUrl = `${radicale.url}/${encodeURIComponent(appleId)}/`;
-      return { appleId, appSpecificPassword, serverUrl: radicale.url, homeUrl, calendars: SEEDED_EVENT_CALENDARS };
+      return { appleId, appSpecificPassword, serverUrl: radicale.url, homeUrl, calendars: SEEDED_EVENT_CALENDARS, primary: WORK };
     },
+    newAccounts: (n) => several(n, target.newAccount),
     request: basicRequest,
     stop: () => radicale.stop(),
   };
+  return target;
 }
 
 /** Xandikos has one principal and no authentication: each account is a Xandikos server of its own. */
@@ -105,11 +118,31 @@ export async function xandikosTarget(): Promise<CalDavTarget> {
         serverUrl: server.url,
         homeUrl: `${server.url}/user/calendars/`,
         calendars: [{ name: 'calendar', writable: true }, { name: 'Work', writable: true }],
+        primary: WORK,
       };
       // Xandikos 0.2.8 ignores supported-calendar-component-set (every collection takes every type), so it
       // cannot hold a VTODO-only list: the emulation and Radicale cover that case.
       await mkcalendar(basicRequest, account, 'work', 'Work', ['VEVENT']);
       return account;
+    },
+    // One server, one principal: each CRM user gets a calendar of their own on it as primary.
+    newAccounts: async (n) => {
+      const server = await startXandikos();
+      servers.push(server);
+      const accounts: TargetAccount[] = [];
+      for (let i = 0; i < n; i++) {
+        const account: TargetAccount = {
+          appleId: `user${randomInt(1e9)}@example.com`,
+          appSpecificPassword: appPassword(),
+          serverUrl: server.url,
+          homeUrl: `${server.url}/user/calendars/`,
+          calendars: [],
+          primary: { slug: `work-${i}`, name: `Work ${i}` },
+        };
+        await mkcalendar(basicRequest, account, account.primary.slug, account.primary.name, ['VEVENT']);
+        accounts.push(account);
+      }
+      return accounts;
     },
     request: basicRequest,
     stop: async () => {

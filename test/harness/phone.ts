@@ -24,6 +24,24 @@ export class Phone {
     return url;
   }
 
+  /** Every event of a calendar, read as another client would (PROPFIND for the members, GET for each). */
+  async events(slug: string): Promise<{ href: string; ics: string }[]> {
+    const res = await this.target.request(this.account, this.calendarUrl(slug), {
+      method: 'PROPFIND',
+      body: '<?xml version="1.0"?><propfind xmlns="DAV:"><prop><getetag/></prop></propfind>',
+      headers: { depth: '1', 'content-type': 'application/xml' },
+    });
+    const own = new URL(this.calendarUrl(slug)).pathname;
+    const hrefs = [...(await res.text()).matchAll(/<(?:\w+:)?href>([^<]+)<\/(?:\w+:)?href>/g)].map((m) => m[1]).filter((h) => !own.endsWith(h) && h !== own && h.endsWith('.ics'));
+    const out = [];
+    for (const href of hrefs) {
+      const url = new URL(href, this.calendarUrl(slug)).href;
+      const get = await this.target.request(this.account, url, { method: 'GET' });
+      if (get.ok) out.push({ href: url, ics: await get.text() });
+    }
+    return out;
+  }
+
   async delete(url: string): Promise<void> {
     const res = await this.target.request(this.account, url, { method: 'DELETE' });
     if (!res.ok) throw new Error(`DELETE ${url} failed: ${res.status}`);

@@ -21,7 +21,7 @@ export async function syncFixture(target: CalDavTarget, env: Record<string, stri
   const app = await startTestApp({ caldavUrl: account.serverUrl, env });
   const token = app.token('alice');
   const { id, calendars } = dataOf(await app.gql(token, CONNECT, { input: { appleId: account.appleId, appSpecificPassword: account.appSpecificPassword } })).connectICloud;
-  const work = calendars.find((c: { name: string }) => c.name === 'Work');
+  const work = calendars.find((c: { name: string }) => c.name === account.primary.name);
   dataOf(await app.gql(token, `mutation($id: ID!) { setPrimaryCalendar(input: {calendarId: $id}) { id } }`, { id: work.id }));
   return {
     app,
