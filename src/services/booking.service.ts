@@ -79,7 +79,6 @@ export class BookingService {
       const keep = calendar.type !== CrmCalendarType.COLLECTIVE && current.every((u) => slot.availableUserIds.includes(u));
       const users = keep ? current : slot.assignTo;
       Object.assign(appointment, { startsAt: slot.start, endsAt: slot.end, updatedAt: new Date() });
-      appointment.assignees.removeAll();
       assign(tx, appointment, calendar, users);
       await enqueue(tx, [...before, ...keysFor(appointment, users)]);
     });
@@ -147,10 +146,19 @@ function assignees(appointment: Appointment): string[] {
   return appointment.assignees.getItems().map((a) => a.userId);
 }
 
+/** Makes `userIds` the appointment's assignees, each blocked for its time plus the calendar's buffers. */
 function assign(tx: EntityManager, appointment: Appointment, calendar: CrmCalendar, userIds: string[]): void {
   const blockStart = new Date(appointment.startsAt.getTime() - calendar.bufferBeforeMinutes * MINUTE);
   const blockEnd = new Date(appointment.endsAt.getTime() + calendar.bufferAfterMinutes * MINUTE);
-  for (const userId of userIds) appointment.assignees.add(tx.create(AppointmentAssignee, { appointment, userId, blockStart, blockEnd }));
+  for (const existing of appointment.assignees.getItems()) {
+    if (userIds.includes(existing.userId)) Object.assign(existing, { blockStart, blockEnd });
+    else {
+      appointment.assignees.remove(existing);
+      tx.remove(existing);
+    }
+  }
+  const kept = new Set(appointment.assignees.getItems().map((a) => a.userId));
+  for (const userId of userIds.filter((u) => !kept.has(u))) appointment.assignees.add(tx.create(AppointmentAssignee, { appointment, userId, blockStart, blockEnd }));
 }
 
 /** The (sync key, user) pairs whose iCloud copies an appointment touches. */

@@ -1,5 +1,5 @@
 import type { MigrationObject } from '@mikro-orm/core';
-import { Migration20261124075151 } from './Migration20261124075151';
+import { Migration20261124075535 } from './Migration20261124075535';
 
 /** Migrations for postgresql, oldest first. `npm run migration:create -- postgresql` writes a new one: list it here. */
-export const POSTGRES_MIGRATIONS: MigrationObject[] = [{ name: 'Migration20261124075151', class: Migration20261124075151 }];
+export const POSTGRES_MIGRATIONS: MigrationObject[] = [{ name: 'Migration20261124075535', class: Migration20261124075535 }];

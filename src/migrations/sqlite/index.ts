@@ -1,5 +1,5 @@
 import type { MigrationObject } from '@mikro-orm/core';
-import { Migration20261124075145 } from './Migration20261124075145';
+import { Migration20261124075526 } from './Migration20261124075526';
 
 /** Migrations for sqlite, oldest first. `npm run migration:create -- sqlite` writes a new one: list it here. */
-export const SQLITE_MIGRATIONS: MigrationObject[] = [{ name: 'Migration20261124075145', class: Migration20261124075145 }];
+export const SQLITE_MIGRATIONS: MigrationObject[] = [{ name: 'Migration20261124075526', class: Migration20261124075526 }];
