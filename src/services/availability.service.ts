@@ -55,7 +55,7 @@ export async function availability(em: EntityManager, calendar: CrmCalendar, fro
 
   const booked = await em.find(
     Appointment,
-    { calendar, status: AppointmentStatus.BOOKED, startsAt: { $gte: slots[0].start, $lte: slots[slots.length - 1].start }, id: { $ne: ignoreAppointmentId ?? '' } },
+    { calendar, status: AppointmentStatus.BOOKED, startsAt: { $gte: slots[0].start, $lte: slots[slots.length - 1].start }, ...(ignoreAppointmentId ? { id: { $ne: ignoreAppointmentId } } : {}) },
     { fields: ['startsAt'] },
   );
   const seatsTaken = new Map<number, number>();

@@ -1,0 +1,122 @@
+import { Appointment } from '../src/entities/appointment.entity';
+import { Contact } from '../src/entities/contact.entity';
+import { radicaleTarget, type CalDavTarget } from './harness/caldav-targets';
+import { at, crmFixture, nextWeekday, type CrmFixture } from './harness/crm-fixture';
+import { codeOf, dataOf, type GraphQLResponse } from './harness/app';
+import { startPostgres, type PostgresServer } from './harness/postgres';
+
+const OPEN_WEEKDAYS = [1, 2, 3, 4, 5].map((weekday) => ({ weekday, start: '09:00', end: '17:00' }));
+
+describe('booking rules and bad input: a clear code, and nothing changes', () => {
+  let target: CalDavTarget;
+  let f: CrmFixture;
+  let yoga: string;
+  const monday = nextWeekday(3, 1);
+
+  beforeAll(async () => {
+    target = await radicaleTarget();
+    f = await crmFixture(target, ['hana']);
+    ({ id: yoga } = await f.createCalendar({ name: 'Yoga', type: 'CLASS_BOOKING', timezone: 'UTC', slotDurationMinutes: 60, seatsPerSlot: 2, minNoticeMinutes: 120, bookingWindowDays: 30, openHours: OPEN_WEEKDAYS, teamMembers: [{ userId: 'hana' }] }));
+  });
+  afterAll(async () => {
+    await f?.app.close();
+    await target?.stop();
+  });
+
+  async function counts() {
+    const em = f.app.server.orm.fork();
+    return { appointments: await em.count(Appointment, {}), contacts: await em.count(Contact, {}) };
+  }
+  async function expectRefused(res: GraphQLResponse, code: string, message: RegExp) {
+    expect(codeOf(res)).toBe(code);
+    expect(res.errors![0].message).toMatch(message);
+  }
+
+  it.each([
+    ['outside open hours', () => at(monday, 18), 'OUTSIDE_OPEN_HOURS', /not a slot of "Yoga"/],
+    ['off the slot grid', () => at(monday, 10, 20), 'OUTSIDE_OPEN_HOURS', /60-minute grid/],
+    ['on a closed weekday', () => at(nextWeekday(3, 6), 10), 'OUTSIDE_OPEN_HOURS', /open hours/],
+    ['in the past', () => new Date(Date.now() - 86400000), 'SLOT_IN_PAST', /in the past/],
+    ['too soon for the minimum notice', () => new Date(Math.ceil((Date.now() + 30 * 60000) / 3600000) * 3600000), 'TOO_SOON', /120 minutes' notice/],
+    ['beyond the booking window', () => at(nextWeekday(40, 1), 10), 'TOO_FAR_AHEAD', /up to 30 days ahead/],
+  ])('refuses a booking %s', async (_label, when, code, message) => {
+    const before = await counts();
+    await expectRefused(await f.book({ calendarId: yoga, startsAt: when(), contact: { name: 'Ann' } }), code as string, message as RegExp);
+    expect(await counts()).toEqual(before);
+  });
+
+  it('refuses a calendar of another tenant as if it did not exist', async () => {
+    const before = await counts();
+    const stranger = f.app.token('mallory', 'tenant-b', 'admin');
+    await expectRefused(await f.book({ calendarId: yoga, startsAt: at(monday, 10), contact: { name: 'Ann' } }, stranger), 'NOT_FOUND', /No calendar/);
+    expect(codeOf(await f.app.gql(stranger, `query($c: ID!, $f: DateTimeISO!, $t: DateTimeISO!) { availableSlots(calendarId: $c, from: $f, to: $t) { startsAt } }`, { c: yoga, f: at(monday, 0), t: at(monday, 23) }))).toBe('NOT_FOUND');
+    expect(await counts()).toEqual(before);
+  });
+
+  it('lets only admins create calendars, and support only read', async () => {
+    const create = (token: string) => f.app.gql(token, `mutation($i: CreateCrmCalendarInput!) { createCrmCalendar(input: $i) { id } }`, { i: { name: 'X', type: 'SERVICE', timezone: 'UTC', slotDurationMinutes: 30, openHours: OPEN_WEEKDAYS, teamMembers: [{ userId: 'hana' }] } });
+    expect(codeOf(await create(f.users.hana.token))).toBe('FORBIDDEN');
+    const support = f.app.token('sue', 'tenant-a', 'support');
+    expect(codeOf(await create(support))).toBe('FORBIDDEN');
+    expect(codeOf(await f.book({ calendarId: yoga, startsAt: at(monday, 10), contact: { name: 'Ann' } }, support))).toBe('FORBIDDEN');
+    expect(dataOf(await f.app.gql(support, `{ crmCalendars { id name } }`)).crmCalendars).toEqual([{ id: yoga, name: 'Yoga' }]);
+  });
+
+  it.each([
+    ['a class with two hosts', { type: 'CLASS_BOOKING', teamMembers: [{ userId: 'a' }, { userId: 'b' }] }, /exactly one team member/],
+    ['a collective without a primary owner', { type: 'COLLECTIVE', teamMembers: [{ userId: 'a' }, { userId: 'b' }] }, /primary owner/],
+    ['a class of 10,000 seats', { type: 'CLASS_BOOKING', seatsPerSlot: 10000, teamMembers: [{ userId: 'a' }] }, /seatsPerSlot must be a whole number from 1 to 9999/],
+    ['an unknown time zone', { type: 'SERVICE', timezone: 'Mars/Olympus', teamMembers: [{ userId: 'a' }] }, /IANA time zone/],
+    ['open hours ending before they start', { type: 'SERVICE', openHours: [{ weekday: 1, start: '17:00', end: '09:00' }], teamMembers: [{ userId: 'a' }] }, /start before end/],
+  ])('refuses %s', async (_label, override, message) => {
+    const input = { name: 'Bad', timezone: 'UTC', slotDurationMinutes: 30, openHours: OPEN_WEEKDAYS, ...override };
+    const res = await f.app.gql(f.admin, `mutation($i: CreateCrmCalendarInput!) { createCrmCalendar(input: $i) { id } }`, { i: input });
+    await expectRefused(res, 'BAD_USER_INPUT', message);
+  });
+
+  it('refuses to reschedule a cancelled appointment', async () => {
+    const booked = dataOf(await f.book({ calendarId: yoga, startsAt: at(monday, 11), contact: { name: 'Ann' } })).bookAppointment;
+    dataOf(await f.app.gql(f.admin, `mutation($id: ID!) { cancelAppointment(id: $id) { id } }`, { id: booked.id }));
+    const res = await f.app.gql(f.admin, `mutation($i: RescheduleAppointmentInput!) { rescheduleAppointment(input: $i) { id } }`, { i: { id: booked.id, startsAt: at(monday, 12) } });
+    await expectRefused(res, 'APPOINTMENT_CANCELLED', /cancelled/);
+    const after = dataOf(await f.app.gql(f.admin, `query($id: ID!) { appointment(id: $id) { status startsAt } }`, { id: booked.id })).appointment;
+    expect(after).toEqual({ status: 'CANCELLED', startsAt: at(monday, 11).toISOString() });
+    await f.pushed();
+  });
+});
+
+const databases = [
+  { name: 'SQLite', start: async () => ({ url: undefined as string | undefined, stop: async () => {} }) },
+  { name: 'PostgreSQL', start: async (): Promise<Pick<PostgresServer, 'stop'> & { url?: string }> => startPostgres() },
+];
+
+describe.each(databases)('concurrent bookings on $name', ({ start }) => {
+  let target: CalDavTarget;
+  let db: { url?: string; stop(): Promise<void> };
+  let f: CrmFixture;
+  const tuesday = nextWeekday(3, 2);
+
+  beforeAll(async () => {
+    [target, db] = await Promise.all([radicaleTarget(), start()]);
+    f = await crmFixture(target, ['hana', 'rob'], { databaseUrl: db.url });
+  });
+  afterAll(async () => {
+    await f?.app.close();
+    await Promise.all([target?.stop(), db?.stop()]);
+  });
+
+  it('give the last class seat to exactly one of many people booking at once', async () => {
+    const { id } = await f.createCalendar({ name: 'Spin', type: 'CLASS_BOOKING', timezone: 'UTC', slotDurationMinutes: 60, seatsPerSlot: 3, openHours: OPEN_WEEKDAYS, teamMembers: [{ userId: 'hana' }] });
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => f.book({ calendarId: id, startsAt: at(tuesday, 10), contact: { name: `P${i}` } })));
+    expect(results.filter((r) => !r.errors).length).toBe(3);
+    expect(results.filter((r) => codeOf(r) === 'SLOT_TAKEN').length).toBe(5);
+    await f.pushed();
+  });
+
+  it('give one member\'s slot to exactly one of two people booking at once', async () => {
+    const { id } = await f.createCalendar({ name: 'Advice', type: 'ROUND_ROBIN', timezone: 'UTC', slotDurationMinutes: 30, openHours: OPEN_WEEKDAYS, teamMembers: [{ userId: 'rob' }] });
+    const results = await Promise.all([0, 1].map((i) => f.book({ calendarId: id, startsAt: at(tuesday, 13), contact: { name: `Q${i}` } })));
+    expect(results.map((r) => codeOf(r) ?? 'OK').sort()).toEqual(['OK', 'SLOT_TAKEN']);
+    await f.pushed();
+  });
+});
