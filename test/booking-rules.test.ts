@@ -45,6 +45,20 @@ describe('booking rules and bad input: a clear code, and nothing changes', () =>
     expect(await counts()).toEqual(before);
   });
 
+  it.each([
+    ['Europe/Berlin', '2027-03-25T00:00:00Z', '2027-03-31T00:00:00Z', 'America/New_York'],
+    ['America/New_York', '2027-03-11T00:00:00Z', '2027-03-17T00:00:00Z', 'Europe/Berlin'],
+  ])('offers the same wall-clock hours through the DST week in %s, shown in a viewer zone too', async (zone, from, to, viewer) => {
+    const { id } = await f.createCalendar({ name: `Desk ${zone}`, type: 'SERVICE', timezone: zone, slotDurationMinutes: 60, bookingWindowDays: 730, openHours: OPEN_WEEKDAYS.map((h) => ({ ...h, end: '10:00' })), teamMembers: [{ userId: 'hana' }] });
+    const query = `query($c: ID!, $f: DateTimeISO!, $t: DateTimeISO!, $z: String) { availableSlots(calendarId: $c, from: $f, to: $t, timezone: $z) { startsAt startsAtLocal } }`;
+    const own = dataOf(await f.app.gql(f.admin, query, { c: id, f: from, t: to })).availableSlots as { startsAt: string; startsAtLocal: string }[];
+    expect(own.map((s) => s.startsAtLocal.slice(11, 16))).toEqual(['09:00', '09:00', '09:00', '09:00']);
+    expect(new Set(own.map((s) => s.startsAtLocal.slice(19))).size).toBe(2); // the offset changes mid-week
+    const theirs = dataOf(await f.app.gql(f.admin, query, { c: id, f: from, t: to, z: viewer })).availableSlots as { startsAt: string; startsAtLocal: string }[];
+    expect(theirs.map((s) => s.startsAt)).toEqual(own.map((s) => s.startsAt));
+    for (const s of theirs) expect(new Date(s.startsAtLocal).toISOString()).toBe(s.startsAt);
+  });
+
   it('refuses a calendar of another tenant as if it did not exist', async () => {
     const before = await counts();
     const stranger = f.app.token('mallory', 'tenant-b', 'admin');
