@@ -73,7 +73,7 @@ describe('booking rules and bad input: a clear code, and nothing changes', () =>
     const support = f.app.token('sue', 'tenant-a', 'support');
     expect(codeOf(await create(support))).toBe('FORBIDDEN');
     expect(codeOf(await f.book({ calendarId: yoga, startsAt: at(monday, 10), contact: { name: 'Ann' } }, support))).toBe('FORBIDDEN');
-    expect(dataOf(await f.app.gql(support, `{ crmCalendars { id name } }`)).crmCalendars).toEqual([{ id: yoga, name: 'Yoga' }]);
+    expect(dataOf(await f.app.gql(support, `{ crmCalendars { id name } }`)).crmCalendars).toContainEqual({ id: yoga, name: 'Yoga' });
   });
 
   it.each([

@@ -6,7 +6,12 @@ import { ExternalEvent } from '../entities/external-event.entity';
 import { SyncOutcome, SyncRun } from '../entities/sync-run.entity';
 import type { Logger } from '../logger';
 import type { EventBus } from '../pubsub';
+import { toWarningDto } from '../resolvers/conflict-warning.mapper';
 import { toSyncRunDto } from '../resolvers/sync-run.mapper';
+import type { ConflictWarning } from '../entities/conflict-warning.entity';
+import { OutboxEntry } from '../entities/outbox-entry.entity';
+import { AppointmentSyncLink } from '../entities/sync-link.entity';
+import type { CrmCopy } from '../sync/inbound.planner';
 import { backoffSeconds, FAILURES_BEFORE_ERROR } from '../sync/backoff';
 import { CalDavClient } from '../sync/caldav.client';
 import { CalDavError } from '../sync/caldav.errors';
@@ -47,9 +52,10 @@ export class SyncService {
     const before = integration.status;
     const password = this.deps.cipher.decrypt(integration.passwordCipher!, integration.id);
     const client = new CalDavClient({ serverUrl: this.deps.icloudCaldavUrl, username: integration.appleId, password, timeoutMs: this.deps.caldavTimeoutMs });
+    const conflicts: ConflictWarning[] = [];
     try {
       for (const calendar of integration.calendars.getItems().filter((c) => c.checkForConflicts)) {
-        await this.syncCalendar(em, client, integration, calendar, run);
+        conflicts.push(...(await this.syncCalendar(em, client, integration, calendar, run)));
       }
       Object.assign(integration, { status: IntegrationStatus.CONNECTED, statusMessage: integration.status === IntegrationStatus.ERROR ? null : integration.statusMessage });
       Object.assign(integration, { lastSyncedAt: new Date(), failureCount: 0, nextSyncAt: this.after(this.deps.syncIntervalSeconds) });
@@ -62,26 +68,32 @@ export class SyncService {
     await em.flush();
     this.deps.logger.info({ integrationId, outcome: run.outcome, requests: run.requests, created: run.created, updated: run.updated, deleted: run.deleted }, 'sync run finished');
     publishStatusIfChanged(this.deps.events, integration, before);
+    const userId = integration.user.externalId;
+    for (const w of conflicts) this.deps.events.publish('CONFLICT_WARNING', { tenantId: w.tenantId, userId, warning: toWarningDto(w, userId) });
     this.deps.events.publish('SYNC_RESULT', { tenantId: integration.tenantId, userId: integration.user.externalId, run: toSyncRunDto(run) });
     return run;
   }
 
-  private async syncCalendar(em: EntityManager, client: CalDavClient, integration: CalendarIntegration, calendar: ExternalCalendar, run: SyncRun): Promise<void> {
+  /** Syncs one calendar into `run`; returns the conflict warnings it raised (stored, to be published). */
+  private async syncCalendar(em: EntityManager, client: CalDavClient, integration: CalendarIntegration, calendar: ExternalCalendar, run: SyncRun): Promise<ConflictWarning[]> {
     const rows = await em.find(ExternalEvent, { calendar }, { fields: ['href', 'etag', 'contentHash'] });
     const stored = new Map<string, StoredObject>(rows.map((r) => [r.href, { href: r.href, etag: r.etag, contentHash: r.contentHash }]));
     const ctx = { timezone: integration.user.timezone, accountAddresses: [integration.appleId], window: horizon() };
     try {
       const reading = await readCalendar(client, calendar, stored, ctx);
-      const plan = planInbound({ stored, listing: reading.listing, fetched: reading.fetched, emptyListingConfirmed: calendar.emptyListingSince !== null });
-      const applied = await applyInbound(em, calendar, integration.user.id, plan, reading, reading.listing.kind === 'full');
+      const copies = await crmCopies(em, integration.user.id, calendar.href);
+      const plan = planInbound({ stored, listing: reading.listing, fetched: reading.fetched, emptyListingConfirmed: calendar.emptyListingSince !== null, copies });
+      const applied = await applyInbound(em, calendar, integration.user, plan, reading, reading.listing.kind === 'full');
       run.created += applied.created;
       run.updated += applied.updated;
       run.deleted += applied.deleted;
       run.warnings = [...run.warnings, ...reading.warnings, ...applied.warnings];
+      return applied.conflicts;
     } catch (e) {
       // One calendar the server cannot serve (removed in iCloud, malformed answer) does not stop the others.
       if (!(e instanceof CalDavError) || e.failure !== 'BAD_RESPONSE') throw e;
       run.warnings = [...run.warnings, `"${calendar.name}" was not synced: ${e.message}`];
+      return [];
     }
   }
 
@@ -106,4 +118,11 @@ export class SyncService {
   private after(seconds: number): Date {
     return new Date(Date.now() + seconds * 1000);
   }
+}
+
+/** The pushed copies of CRM appointments in one calendar of a user, with whether a push is pending. */
+async function crmCopies(em: EntityManager, userId: string, calendarHref: string): Promise<Map<string, CrmCopy>> {
+  const links = await em.find(AppointmentSyncLink, { userId, calendarHref, href: { $ne: null } });
+  const pending = new Set((await em.find(OutboxEntry, { userId, syncKey: { $in: links.map((l) => l.syncKey) } })).map((e) => e.syncKey));
+  return new Map(links.map((l) => [l.href!, { href: l.href!, syncKey: l.syncKey, contentHash: l.contentHash, pendingPush: pending.has(l.syncKey) }]));
 }

@@ -1,23 +1,31 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { BusyInterval } from '../entities/busy-interval.entity';
+import type { ConflictWarning } from '../entities/conflict-warning.entity';
 import type { ExternalCalendar } from '../entities/external-calendar.entity';
 import { EventOrigin, ExternalEvent } from '../entities/external-event.entity';
+import { OutboxEntry } from '../entities/outbox-entry.entity';
+import { AppointmentSyncLink, SyncState } from '../entities/sync-link.entity';
+import { applyICloudEdit } from './appointment-from-icloud';
 import { replaceBusy } from './busy-index';
+import { deletedWarning, doubleBookings } from './conflicts';
 import type { ParsedEvent } from './ical-busy';
-import type { InboundAction, InboundPlan } from './inbound.planner';
+import type { InboundPlan } from './inbound.planner';
 
-/** Counts a sync run reports. */
+/** Counts a sync run reports, and the warnings it raised for the CRM user. */
 export interface ApplyResult {
   created: number;
   updated: number;
   deleted: number;
   warnings: string[];
+  conflicts: ConflictWarning[];
 }
 
 /** UIDs of the events this server writes for CRM appointments end with this suffix. */
 export const CRM_UID_SUFFIX = '@crm-calendar-core';
 
 const originOf = (events: ParsedEvent[]) => (events.some((e) => e.uid.endsWith(CRM_UID_SUFFIX)) ? EventOrigin.CRM : EventOrigin.ICLOUD);
+
+type Stored = { href: string; etag: string; data: string; contentHash: string; events: ParsedEvent[] };
 
 /**
  * Applies an inbound plan to one calendar in one transaction, with the new sync cursor: a crash leaves
@@ -27,31 +35,59 @@ const originOf = (events: ParsedEvent[]) => (events.some((e) => e.uid.endsWith(C
 export async function applyInbound(
   em: EntityManager,
   calendar: ExternalCalendar,
-  userId: string,
+  user: { id: string; tenantId: string },
   plan: InboundPlan,
   cursor: { token: string | null; ctag: string | null },
   full: boolean,
 ): Promise<ApplyResult> {
-  const result: ApplyResult = { created: 0, updated: 0, deleted: 0, warnings: [] };
+  const result: ApplyResult = { created: 0, updated: 0, deleted: 0, warnings: [], conflicts: [] };
   await em.transactional(async (tx) => {
-    const hrefs = plan.actions.filter((a): a is Exclude<InboundAction, { type: 'holdMassDeletion' }> => 'href' in a).map((a) => a.href);
+    const hrefs = plan.actions.flatMap((a) => ('href' in a ? [a.href] : []));
     const existing = new Map((await tx.find(ExternalEvent, { calendar, href: { $in: hrefs } })).map((e) => [e.href, e]));
+    const links = new Map((await tx.find(AppointmentSyncLink, { userId: user.id, href: { $in: hrefs } })).map((l) => [l.href!, l]));
+
+    const store = async (s: Stored): Promise<ExternalEvent> => {
+      const event = existing.get(s.href) ?? tx.create(ExternalEvent, { calendar, href: s.href, etag: s.etag, uid: '', contentHash: '', raw: '' });
+      existing.set(s.href, event);
+      const main = s.events[0];
+      Object.assign(event, { etag: s.etag, uid: main.uid, contentHash: s.contentHash, summary: main.summary, raw: s.data, origin: originOf(s.events), lastModified: main.lastModified });
+      await replaceBusy(tx, event, user.id, s.events);
+      return event;
+    };
+
     for (const action of plan.actions) {
       switch (action.type) {
         case 'upsertBusy': {
-          const event = existing.get(action.href) ?? tx.create(ExternalEvent, { calendar, href: action.href, etag: action.etag, uid: '', contentHash: '', raw: '' });
-          const main = action.events[0];
-          Object.assign(event, {
-            etag: action.etag,
-            uid: main.uid,
-            contentHash: action.contentHash,
-            summary: main.summary,
-            raw: action.data,
-            origin: originOf(action.events),
-            lastModified: main.lastModified,
-          });
-          await replaceBusy(tx, event, userId, action.events);
+          const event = await store(action);
           result[action.change === 'created' ? 'created' : 'updated']++;
+          if (event.origin === EventOrigin.ICLOUD) result.conflicts.push(...(await doubleBookings(tx, user, action.events.flatMap((e) => e.busy), `"${action.events[0].summary ?? 'An iCloud event'}"`)));
+          break;
+        }
+        case 'updateAppointmentFromICloud': {
+          await store({ ...action, events: [action.event] });
+          const link = links.get(action.href)!;
+          Object.assign(link, { etag: action.etag, contentHash: action.contentHash, state: SyncState.SYNCED, lastError: null });
+          const appointment = await applyICloudEdit(tx, action.syncKey.slice('appt:'.length), action.event);
+          if (appointment) {
+            result.updated++;
+            const moved = { start: appointment.startsAt, end: appointment.endsAt };
+            result.conflicts.push(...(await doubleBookings(tx, user, [moved], `"${appointment.title}" (moved in iCloud)`, appointment.id)));
+          }
+          break;
+        }
+        case 'pushToICloud': {
+          const link = links.get(action.href)!;
+          Object.assign(link, { etag: action.etag, contentHash: null });
+          const event = existing.get(action.href);
+          if (event) event.etag = action.etag;
+          tx.create(OutboxEntry, { syncKey: action.syncKey, userId: user.id });
+          result.warnings.push(`the class session at ${action.href} was edited in iCloud: the CRM's version is written back`);
+          break;
+        }
+        case 'recordDeletedInICloud': {
+          const link = links.get(action.href)!;
+          Object.assign(link, { href: null, etag: null, contentHash: null, state: SyncState.DELETED_IN_ICLOUD });
+          result.conflicts.push(await deletedWarning(tx, user, link.syncKey));
           break;
         }
         case 'recordEtag':
@@ -78,5 +114,6 @@ export async function applyInbound(
     if (plan.advanceToken && full) calendar.lastFullSyncAt = new Date();
     tx.persist(calendar);
   });
+  result.warnings.push(...result.conflicts.map((c) => c.message));
   return result;
 }

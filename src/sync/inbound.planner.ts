@@ -26,11 +26,24 @@ export type FetchedObject =
   | { href: string; etag: string; data: string; contentHash: string; events: ParsedEvent[] }
   | { href: string; etag: string; malformed: string };
 
+/** A copy of CRM appointments this server pushed, as its sync link knows it. */
+export interface CrmCopy {
+  href: string;
+  syncKey: string;
+  /** Hash of what we last wrote or accepted. */
+  contentHash: string | null;
+  /** A CRM change is waiting in the outbox: the push settles it by the later-change rule on its 412. */
+  pendingPush: boolean;
+}
+
 export type InboundAction =
   | { type: 'upsertBusy'; change: 'created' | 'updated'; href: string; etag: string; data: string; contentHash: string; events: ParsedEvent[] }
   | { type: 'recordEtag'; href: string; etag: string }
   | { type: 'removeBusy'; href: string }
   | { type: 'skipMalformed'; href: string; etag: string; reason: string }
+  | { type: 'updateAppointmentFromICloud'; href: string; etag: string; data: string; contentHash: string; syncKey: string; event: ParsedEvent }
+  | { type: 'pushToICloud'; href: string; etag: string; syncKey: string }
+  | { type: 'recordDeletedInICloud'; href: string; syncKey: string }
   | { type: 'holdMassDeletion'; stored: number };
 
 export interface InboundPlan {
@@ -69,8 +82,11 @@ export function planInbound(input: {
   listing: Listing;
   fetched: ReadonlyMap<string, FetchedObject>;
   emptyListingConfirmed: boolean;
+  /** Pushed copies of CRM appointments in this calendar, by href. */
+  copies?: ReadonlyMap<string, CrmCopy>;
 }): InboundPlan {
   const { stored, listing, fetched } = input;
+  const copies = input.copies ?? new Map<string, CrmCopy>();
   const listed = listing.kind === 'full' ? listing.members : listing.changed;
 
   // A calendar that had events and now lists none: a wrong URL or a server bug, not the user emptying it.
@@ -86,6 +102,9 @@ export function planInbound(input: {
   const gone = listing.kind === 'full' ? [...stored.keys()].filter((h) => !listedHrefs.has(h)) : listing.removed;
 
   for (const href of new Set(gone)) {
+    const copy = copies.get(href);
+    // A CRM appointment's copy deleted in iCloud: never delete the appointment; the user is told and decides.
+    if (copy) actions.push({ type: 'recordDeletedInICloud', href, syncKey: copy.syncKey });
     // Stored, now deleted in iCloud: its busy time goes.
     if (stored.has(href)) actions.push({ type: 'removeBusy', href });
     // Never seen and deleted: nothing to do.
@@ -101,8 +120,17 @@ export function planInbound(input: {
       unfetched.push(member.href);
       continue;
     }
+    const copy = copies.get(member.href);
     // Cannot be parsed: skip it with a warning naming it; the rest of the calendar syncs.
     if ('malformed' in got) actions.push({ type: 'skipMalformed', href: got.href, etag: got.etag, reason: got.malformed });
+    // Our copy, content as we wrote it (our own write, a reformat): only the etag changes, no echo update.
+    else if (copy && old && copy.contentHash === got.contentHash) actions.push({ type: 'recordEtag', href: got.href, etag: got.etag });
+    // Our copy changed on both sides: leave it to the pending push, whose 412 applies the later-change rule.
+    else if (copy?.pendingPush) continue;
+    // A class session edited in iCloud: the CRM owns its seats and time, so the session is written back.
+    else if (copy?.syncKey.startsWith('class:')) actions.push({ type: 'pushToICloud', href: got.href, etag: got.etag, syncKey: copy.syncKey });
+    // An appointment moved or edited on the iPhone: the CRM follows.
+    else if (copy) actions.push({ type: 'updateAppointmentFromICloud', href: got.href, etag: got.etag, data: got.data, contentHash: got.contentHash, syncKey: copy.syncKey, event: got.events[0] });
     // New in iCloud: store it and its busy time.
     else if (!old) actions.push({ type: 'upsertBusy', change: 'created', ...got });
     // New etag, same meaning (server reformat, our own write): only the etag changes.

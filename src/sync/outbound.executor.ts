@@ -6,6 +6,7 @@ import { EventOrigin, ExternalEvent } from '../entities/external-event.entity';
 import { AppointmentSyncLink, SyncState } from '../entities/sync-link.entity';
 import { User } from '../entities/user.entity';
 import { applyICloudEdit } from './appointment-from-icloud';
+import { deletedWarning } from './conflicts';
 import type { CalDavClient } from './caldav.client';
 import { CalDavError } from './caldav.errors';
 import { deleteObject, getObject, putObject } from './caldav-objects';
@@ -93,8 +94,8 @@ async function update(em: EntityManager, client: CalDavClient, link: Appointment
   const current = await getObject(client, href);
   const user = await em.findOneOrFail(User, link.userId);
   if (!current) {
-    link.state = SyncState.DELETED_IN_ICLOUD;
-    ctx.warn(em.create(ConflictWarning, { tenantId: user.tenantId, userId: user.id, kind: ConflictKind.DELETED_IN_ICLOUD, appointmentId: desired.appointmentIds[0], message: `"${desired.summary}" was deleted in iCloud. Push it back to iCloud or cancel it in the CRM.`, startsAt: desired.start, endsAt: desired.end }));
+    Object.assign(link, { href: null, etag: null, contentHash: null, state: SyncState.DELETED_IN_ICLOUD });
+    ctx.warn(await deletedWarning(em, user, link.syncKey));
     return null;
   }
   const [theirs] = parseCalendarObject(current.data, { timezone: desired.timezone, accountAddresses: [], window: WINDOW });

@@ -1,0 +1,52 @@
+import type { EntityManager } from '@mikro-orm/core';
+import { Appointment, AppointmentAssignee, AppointmentStatus } from '../entities/appointment.entity';
+import { ConflictKind, ConflictWarning } from '../entities/conflict-warning.entity';
+import type { Interval } from './ical-busy';
+
+const fmt = (d: Date) => d.toISOString().replace(':00.000Z', 'Z').replace('T', ' ');
+
+/**
+ * DOUBLE_BOOKING warnings for intervals that overlap active CRM appointments of the user (other than
+ * `exceptAppointmentId`). One warning per appointment and interval: a later sync does not repeat it.
+ */
+export async function doubleBookings(em: EntityManager, user: { id: string; tenantId: string }, intervals: Interval[], what: string, exceptAppointmentId?: string): Promise<ConflictWarning[]> {
+  const warnings: ConflictWarning[] = [];
+  for (const i of intervals) {
+    const hits = await em.find(
+      AppointmentAssignee,
+      { userId: user.id, active: true, appointment: { status: AppointmentStatus.BOOKED, startsAt: { $lt: i.end }, endsAt: { $gt: i.start }, ...(exceptAppointmentId ? { id: { $ne: exceptAppointmentId } } : {}) } },
+      { populate: ['appointment'] },
+    );
+    for (const { appointment } of hits) {
+      const known = await em.count(ConflictWarning, { userId: user.id, kind: ConflictKind.DOUBLE_BOOKING, appointmentId: appointment.id, startsAt: i.start, endsAt: i.end, resolved: false });
+      if (known) continue;
+      warnings.push(
+        em.create(ConflictWarning, {
+          tenantId: user.tenantId,
+          userId: user.id,
+          kind: ConflictKind.DOUBLE_BOOKING,
+          appointmentId: appointment.id,
+          message: `${what} (${fmt(i.start)} to ${fmt(i.end)}) overlaps the CRM appointment "${appointment.title}".`,
+          startsAt: i.start,
+          endsAt: i.end,
+        }),
+      );
+    }
+  }
+  return warnings;
+}
+
+/** The DELETED_IN_ICLOUD warning for a copy the user deleted in iCloud: the appointment stays, the user decides. */
+export async function deletedWarning(em: EntityManager, user: { id: string; tenantId: string }, syncKey: string): Promise<ConflictWarning> {
+  const where = syncKey.startsWith('appt:') ? { id: syncKey.slice('appt:'.length) } : { calendar: syncKey.split(':')[1], startsAt: new Date(syncKey.split(':').slice(2).join(':')) };
+  const appointment = await em.findOne(Appointment, where, { orderBy: { createdAt: 'asc' } });
+  return em.create(ConflictWarning, {
+    tenantId: user.tenantId,
+    userId: user.id,
+    kind: ConflictKind.DELETED_IN_ICLOUD,
+    appointmentId: appointment?.id ?? null,
+    message: `"${appointment?.title ?? 'A CRM appointment'}" was deleted in iCloud. It stays booked in the CRM: push it back to iCloud or cancel it.`,
+    startsAt: appointment?.startsAt ?? null,
+    endsAt: appointment?.endsAt ?? null,
+  });
+}
