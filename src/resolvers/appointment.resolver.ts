@@ -25,6 +25,12 @@ export class AppointmentResolver {
     return dto;
   }
 
+  @Mutation(() => AppointmentType, { description: 'Pushes an appointment deleted in iCloud back to iCloud (the other choice is cancelAppointment).' })
+  async restoreAppointmentInICloud(@Arg('id', () => ID) id: string, @Ctx() { em, principal, services }: Context): Promise<AppointmentType> {
+    const [dto] = await toAppointmentDtos(em, [await services.booking.restoreInICloud(em, principal, id)]);
+    return dto;
+  }
+
   @Query(() => AppointmentType)
   async appointment(@Arg('id', () => ID) id: string, @Ctx() { em, principal, services }: Context): Promise<AppointmentType> {
     const [dto] = await toAppointmentDtos(em, [await services.booking.load(em, principal, id, 'read')]);

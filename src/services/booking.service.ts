@@ -6,7 +6,7 @@ import { Appointment, AppointmentAssignee, AppointmentStatus } from '../entities
 import { Contact } from '../entities/contact.entity';
 import { CrmCalendarType, type CrmCalendar } from '../entities/crm-calendar.entity';
 import { OutboxEntry } from '../entities/outbox-entry.entity';
-import { AppointmentSyncLink } from '../entities/sync-link.entity';
+import { AppointmentSyncLink, SyncState } from '../entities/sync-link.entity';
 import { User } from '../entities/user.entity';
 import { AppError } from '../errors';
 import { uidFor } from '../sync/event-renderer';
@@ -94,6 +94,21 @@ export class BookingService {
       Object.assign(appointment, { status: AppointmentStatus.CANCELLED, updatedAt: new Date() });
       for (const a of appointment.assignees) a.active = false;
       await enqueue(tx, [...keysFor(appointment, assignees(appointment))]);
+    });
+    this.deps.afterCommit();
+    return appointment;
+  }
+
+  /** Writes the iCloud copies of an appointment that the user deleted in iCloud again (DELETED_IN_ICLOUD -> PENDING). */
+  async restoreInICloud(em: EntityManager, principal: Principal, id: string): Promise<Appointment> {
+    const appointment = await this.load(em, principal, id);
+    if (appointment.status === AppointmentStatus.CANCELLED) throw new AppError('APPOINTMENT_CANCELLED', 'This appointment is cancelled: there is nothing to push back.');
+    await em.transactional(async (tx) => {
+      const pairs = keysFor(appointment, assignees(appointment));
+      for (const link of await tx.find(AppointmentSyncLink, { $or: pairs })) {
+        if (link.state === SyncState.DELETED_IN_ICLOUD) Object.assign(link, { state: SyncState.PENDING, lastError: null });
+      }
+      await enqueue(tx, pairs);
     });
     this.deps.afterCommit();
     return appointment;
