@@ -87,7 +87,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     syncIntervalSeconds: intOf(env.SYNC_INTERVAL_SECONDS, 120, 'SYNC_INTERVAL_SECONDS'),
     syncConcurrency: Math.max(1, intOf(env.SYNC_CONCURRENCY, 4, 'SYNC_CONCURRENCY')),
     syncPerHost: Math.max(1, intOf(env.SYNC_PER_HOST, 2, 'SYNC_PER_HOST')),
-    syncLeaseSeconds: Math.max(30, intOf(env.SYNC_LEASE_SECONDS, 300, 'SYNC_LEASE_SECONDS')),
+    syncLeaseSeconds: Math.max(5, intOf(env.SYNC_LEASE_SECONDS, 300, 'SYNC_LEASE_SECONDS')),
     connectThrottleLimit: intOf(env.CONNECT_THROTTLE_LIMIT, 5, 'CONNECT_THROTTLE_LIMIT'),
     connectThrottleWindowSeconds: intOf(env.CONNECT_THROTTLE_WINDOW_SECONDS, 600, 'CONNECT_THROTTLE_WINDOW_SECONDS'),
     warnings,

@@ -1,6 +1,8 @@
+import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { createPubSub } from '@graphql-yoga/subscription';
-import type { CalendarIntegrationType } from './resolvers/integration.types';
+import Redis from 'ioredis';
 import type { ConflictWarningType } from './resolvers/conflict-warning.types';
+import type { CalendarIntegrationType } from './resolvers/integration.types';
 import type { SyncRunType } from './resolvers/sync-run.types';
 
 /** Who an event concerns: subscriptions deliver it only to callers allowed to see that user's data. */
@@ -10,7 +12,7 @@ export interface Audience {
   userId: string;
 }
 
-/** Plain, serialisable payloads (ids, ISO-able dates): they may cross processes. */
+/** Plain, serialisable payloads (ids, ISO-able dates): they may cross processes through Redis. */
 export interface Topics {
   INTEGRATION_STATUS_CHANGED: [Audience & { integration: CalendarIntegrationType }];
   SYNC_RESULT: [Audience & { run: SyncRunType }];
@@ -21,13 +23,22 @@ export interface Topics {
 export interface EventBus {
   publish<K extends keyof Topics>(topic: K, ...payload: Topics[K]): void;
   subscribe<K extends keyof Topics>(topic: K): AsyncIterable<Topics[K][0]>;
+  close(): Promise<void>;
 }
 
-/** In-process pub/sub: the embedded default for a single instance. */
-export function createEventBus(): EventBus {
-  const pubsub = createPubSub<Record<string, [unknown]>>();
+/**
+ * In-process pub/sub (the embedded default, one instance), or Redis pub/sub when `redisUrl` is set, so that
+ * a subscriber on one instance receives the events of a sync run on another.
+ */
+export function createEventBus(redisUrl?: string): EventBus {
+  const clients = redisUrl ? [new Redis(redisUrl, { lazyConnect: false }), new Redis(redisUrl, { lazyConnect: false })] : [];
+  const eventTarget = redisUrl ? createRedisEventTarget({ publishClient: clients[0], subscribeClient: clients[1] }) : undefined;
+  const pubsub = createPubSub<Record<string, [unknown]>>(eventTarget ? { eventTarget } : undefined);
   return {
     publish: (topic, ...payload) => pubsub.publish(topic, payload[0]),
     subscribe: <K extends keyof Topics>(topic: K) => pubsub.subscribe(topic) as AsyncIterable<Topics[K][0]>,
+    close: async () => {
+      await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
+    },
   };
 }

@@ -7,13 +7,14 @@ import { AppointmentResolver } from './resolvers/appointment.resolver';
 import { ConflictWarningResolver } from './resolvers/conflict-warning.resolver';
 import { CrmCalendarResolver } from './resolvers/crm-calendar.resolver';
 import { ViewerResolver } from './resolvers/viewer.resolver';
+import { supportIsReadOnly } from './resolvers/visibility';
 
 /**
  * Builds the executable schema (argument validation on). Subscriptions read `events` through their own
  * `subscribe` functions; type-graphql insists on a pubSub all the same. Throws when resolver types are inconsistent.
  */
 export function createSchema(events: EventBus): Promise<GraphQLSchema> {
-  return buildSchema({ resolvers: [ViewerResolver, IntegrationResolver, SyncResolver, CrmCalendarResolver, AppointmentResolver, ConflictWarningResolver], validate: true, pubSub: events as never });
+  return buildSchema({ resolvers: [ViewerResolver, IntegrationResolver, SyncResolver, CrmCalendarResolver, AppointmentResolver, ConflictWarningResolver], validate: true, pubSub: events as never, globalMiddlewares: [supportIsReadOnly] });
 }
 
 /** The SDL committed as `schema.graphql`: sorted, so that it changes only when the contract does. */

@@ -43,7 +43,7 @@ function unauthenticated(e: unknown): GraphQLError {
  * (graphql-ws) on `config.port` (0 picks a free port). Returns once it listens; throws when the
  * database or the port is unavailable.
  */
-export async function startServer(config: Config, logger: Logger, events: EventBus = createEventBus()): Promise<RunningServer> {
+export async function startServer(config: Config, logger: Logger, events: EventBus = createEventBus(config.redisUrl)): Promise<RunningServer> {
   const orm = await initORM(config.databaseUrl);
   const services = createServices(config, orm, events, logger);
   const schema = await createSchema(events);
@@ -128,6 +128,7 @@ export async function startServer(config: Config, logger: Logger, events: EventB
       for (const stop of stopJobs) await stop();
       await services.outbox.idle();
       await apollo.stop();
+      await events.close();
       await orm.close();
     },
   };

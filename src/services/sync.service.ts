@@ -60,13 +60,15 @@ export class SyncService {
       Object.assign(integration, { status: IntegrationStatus.CONNECTED, statusMessage: integration.status === IntegrationStatus.ERROR ? null : integration.statusMessage });
       Object.assign(integration, { lastSyncedAt: new Date(), failureCount: 0, nextSyncAt: this.after(this.deps.syncIntervalSeconds) });
       run.outcome = run.warnings.length ? SyncOutcome.PARTIAL : SyncOutcome.SUCCESS;
+      // Conflict warnings are findings, not skips: they are listed but leave the outcome alone.
+      run.warnings = [...run.warnings, ...conflicts.map((c) => c.message)];
     } catch (e) {
       this.recordFailure(integration, run, e);
     }
     run.requests = client.requests;
     run.finishedAt = new Date();
     await em.flush();
-    this.deps.logger.info({ integrationId, outcome: run.outcome, requests: run.requests, created: run.created, updated: run.updated, deleted: run.deleted }, 'sync run finished');
+    this.deps.logger.info({ integrationId, runId: run.id, outcome: run.outcome, requests: run.requests, created: run.created, updated: run.updated, deleted: run.deleted }, 'sync run finished');
     publishStatusIfChanged(this.deps.events, integration, before);
     const userId = integration.user.externalId;
     for (const w of conflicts) this.deps.events.publish('CONFLICT_WARNING', { tenantId: w.tenantId, userId, warning: toWarningDto(w, userId) });

@@ -11,7 +11,7 @@ import { deletedWarning, doubleBookings } from './conflicts';
 import type { ParsedEvent } from './ical-busy';
 import type { InboundPlan } from './inbound.planner';
 
-/** Counts a sync run reports, and the warnings it raised for the CRM user. */
+/** Counts a sync run reports, what it skipped (`warnings`), and the warnings it raised for the CRM user. */
 export interface ApplyResult {
   created: number;
   updated: number;
@@ -114,6 +114,5 @@ export async function applyInbound(
     if (plan.advanceToken && full) calendar.lastFullSyncAt = new Date();
     tx.persist(calendar);
   });
-  result.warnings.push(...result.conflicts.map((c) => c.message));
   return result;
 }
