@@ -1,0 +1,34 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { launch, type Managed } from './process';
+
+const ROOT = join(__dirname, '..', '..');
+
+/** Compiles the server as `npm start` does (tsc into dist/). */
+export function buildServer(): void {
+  execFileSync(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, stdio: 'pipe' });
+}
+
+/** A server instance in its own process, as `npm start` runs it. */
+export interface ServerProcess {
+  url: string;
+  pid: number;
+  proc: Managed;
+  /** JSON log lines written so far. */
+  logs(): Record<string, unknown>[];
+}
+
+/** Starts `node dist/src/main.js` with `env` and waits until it listens. Throws with its output otherwise. */
+export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
+  const proc = launch(process.execPath, [join(ROOT, 'dist', 'src', 'main.js')], { cwd: ROOT, env: { ...process.env, PORT: '0', ...env } });
+  let lines = '';
+  proc.child.stdout?.on('data', (d) => (lines += d));
+  const logs = () => lines.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const deadline = Date.now() + 30000;
+  for (;;) {
+    const listening = logs().find((l) => l.msg === 'GraphQL server listening (HTTP and WebSocket)');
+    if (listening) return { url: String(listening.url), pid: proc.child.pid!, proc, logs };
+    if (Date.now() > deadline || proc.child.exitCode !== null) throw new Error(`server process did not start:\n${proc.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,134 @@
+import { MikroORM } from '@mikro-orm/core';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { signToken } from '../src/auth/jwt';
+import { CalendarIntegration } from '../src/entities/calendar-integration.entity';
+import { SyncRun } from '../src/entities/sync-run.entity';
+import { ormOptions } from '../src/orm';
+import { icloudTarget, type CalDavTarget, type TargetAccount } from './harness/caldav-targets';
+import { CONNECT } from './harness/app';
+import type { ICloudEmulator } from './harness/icloud-emulator';
+import { startPostgres, type PostgresServer } from './harness/postgres';
+import { startRedis, type RedisServer } from './harness/redis';
+import { buildServer, startServerProcess, type ServerProcess } from './harness/server-process';
+import { wsClient, type WsTestClient } from './harness/ws-client';
+
+const SECRET = 'multi-instance-' + randomBytes(8).toString('hex');
+const INTERVAL_SECONDS = 3;
+
+/**
+ * Three server processes on one PostgreSQL and one Redis: A and C run the reconciler, B only serves
+ * subscribers. Each integration is synced once per interval, B's subscribers see runs executed elsewhere,
+ * and a killed instance's work is finished by another once its lease expires.
+ */
+describe('several instances on one PostgreSQL and one Redis', () => {
+  let target: CalDavTarget & { emulator: ICloudEmulator };
+  let pg: PostgresServer;
+  let redis: RedisServer;
+  let orm: MikroORM;
+  let dataDir: string;
+  const servers: Record<'a' | 'b' | 'c', ServerProcess | undefined> = { a: undefined, b: undefined, c: undefined };
+  let subscriber: WsTestClient;
+  const accounts: TargetAccount[] = [];
+  const integrationIds: string[] = [];
+
+  beforeAll(async () => {
+    buildServer();
+    [target, pg, redis] = await Promise.all([icloudTarget(), startPostgres(), startRedis()]);
+    dataDir = mkdtempSync(join(tmpdir(), 'crm-multi-'));
+    const credentialsKey = randomBytes(32).toString('base64');
+    const env = (cron: string) => ({
+      DATABASE_URL: pg.url,
+      REDIS_URL: redis.url,
+      AUTH_JWT_SECRET: SECRET,
+      CREDENTIALS_KEY: credentialsKey,
+      ICLOUD_CALDAV_URL: target.emulator.url,
+      DATA_DIR: dataDir,
+      SYNC_CRON: cron,
+      SYNC_INTERVAL_SECONDS: String(INTERVAL_SECONDS),
+      SYNC_LEASE_SECONDS: '5',
+      LOG_LEVEL: 'info',
+    });
+    [servers.a, servers.b, servers.c] = await Promise.all([startServerProcess(env('* * * * * *')), startServerProcess(env('')), startServerProcess(env('* * * * * *'))]);
+    orm = await MikroORM.init(ormOptions(pg.url));
+  }, 120000);
+
+  afterAll(async () => {
+    await subscriber?.client.dispose();
+    await Promise.all(Object.values(servers).map((s) => s?.proc.stop()));
+    await orm?.close(true);
+    await Promise.all([target?.stop(), pg?.stop(), redis?.stop()]);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const token = (sub: string, role: 'user' | 'support' = 'user') => signToken({ sub, tenantId: 'tenant-a', role }, SECRET);
+  async function gql(server: ServerProcess, auth: string, query: string, variables?: Record<string, unknown>) {
+    const res = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${auth}` }, body: JSON.stringify({ query, variables }) });
+    const body = (await res.json()) as { data?: any; errors?: unknown[] };
+    if (body.errors) throw new Error(JSON.stringify(body.errors));
+    return body.data;
+  }
+  const runsExecutedBy = (s: ServerProcess) => s.logs().filter((l) => l.msg === 'sync run finished').map((l) => String(l.runId));
+
+  it('syncs each integration once per interval across instances and streams every run to a subscriber on a third', async () => {
+    subscriber = wsClient(servers.b!.url, token('sue', 'support'));
+    const stream = subscriber.subscribe(`subscription { syncResults { id integrationId outcome } }`);
+    await new Promise((r) => setTimeout(r, 300));
+    for (let i = 0; i < 3; i++) {
+      const account = await target.newAccount();
+      accounts.push(account);
+      const auth = token(`user-${i}`);
+      const { connectICloud } = await gql(servers.a!, auth, CONNECT, { input: { appleId: account.appleId, appSpecificPassword: account.appSpecificPassword } });
+      integrationIds.push(connectICloud.id);
+      await gql(servers.a!, auth, `mutation($id: ID!) { setPrimaryCalendar(input: {calendarId: $id}) { id } }`, { id: connectICloud.calendars.find((c: { name: string }) => c.name === 'Work').id });
+    }
+    await new Promise((r) => setTimeout(r, (INTERVAL_SECONDS * 3 + 1) * 1000));
+
+    const runs = await orm.em.fork().find(SyncRun, {}, { orderBy: { startedAt: 'asc' } });
+    for (const id of integrationIds) {
+      const own = runs.filter((r) => r.integration.id === id);
+      expect(own.length).toBeGreaterThanOrEqual(2);
+      for (let i = 1; i < own.length; i++) {
+        // Never twice in one interval, never overlapping.
+        expect(own[i].startedAt.getTime() - own[i - 1].finishedAt!.getTime()).toBeGreaterThanOrEqual(INTERVAL_SECONDS * 1000 - 50);
+      }
+    }
+    const [byA, byC] = [runsExecutedBy(servers.a!), runsExecutedBy(servers.c!)];
+    expect(byA.length + byC.length).toBe(runs.length);
+    expect(new Set([...byA, ...byC]).size).toBe(runs.length);
+    expect(byA.length).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 500)); // the last runs' events are still crossing Redis
+    const received = new Set(stream.results.map((r) => r.data.syncResults.id));
+    for (const id of [...byA, ...byC]) expect(received.has(id)).toBe(true);
+  }, 60000);
+
+  it('finishes, after the lease expires, what a killed instance left mid-run', async () => {
+    target.emulator.delay(1500);
+    const em = orm.em.fork();
+    const deadline = Date.now() + 20000;
+    let held: CalendarIntegration | null = null;
+    while (!held && Date.now() < deadline) {
+      held = await em.fork().findOne(CalendarIntegration, { leaseOwner: { $like: `${servers.a!.pid}-%` } });
+      if (!held) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(held).not.toBeNull();
+    const killedAt = new Date();
+    await servers.a!.proc.stop('SIGKILL');
+    servers.a = undefined;
+    target.emulator.delay(0);
+
+    const finished = async () => em.fork().findOne(SyncRun, { integration: held!.id, startedAt: { $gt: killedAt }, finishedAt: { $ne: null } });
+    const until = Date.now() + 25000;
+    let run: SyncRun | null = null;
+    while (!run && Date.now() < until) {
+      run = await finished();
+      if (!run) await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(run).not.toBeNull();
+    expect(run!.startedAt.getTime()).toBeGreaterThanOrEqual(held!.leaseUntil!.getTime() - 50); // the dead lease had to expire first
+    expect(runsExecutedBy(servers.c!)).toContain(run!.id);
+    expect(await em.fork().count(SyncRun, { finishedAt: null })).toBe(0);
+  }, 60000);
+});
