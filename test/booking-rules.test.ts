@@ -88,6 +88,16 @@ describe('booking rules and bad input: a clear code, and nothing changes', () =>
     await expectRefused(res, 'BAD_USER_INPUT', message);
   });
 
+  it('lets an admin edit a calendar, but not change its type, and no one else edit it', async () => {
+    const query = `mutation($id: ID!, $i: CreateCrmCalendarInput!) { updateCrmCalendar(id: $id, input: $i) { name seatsPerSlot teamMembers { userId } } }`;
+    const input = { name: 'Yoga Flow', type: 'CLASS_BOOKING', timezone: 'UTC', slotDurationMinutes: 60, seatsPerSlot: 5, minNoticeMinutes: 120, bookingWindowDays: 30, openHours: OPEN_WEEKDAYS, teamMembers: [{ userId: 'hana' }] };
+    expect(codeOf(await f.app.gql(f.users.hana.token, query, { id: yoga, i: input }))).toBe('FORBIDDEN');
+    await expectRefused(await f.app.gql(f.admin, query, { id: yoga, i: { ...input, type: 'SERVICE' } }), 'BAD_USER_INPUT', /type of a calendar cannot change/);
+    expect(dataOf(await f.app.gql(f.admin, query, { id: yoga, i: input })).updateCrmCalendar).toEqual({ name: 'Yoga Flow', seatsPerSlot: 5, teamMembers: [{ userId: 'hana' }] });
+    expect((await f.slots(yoga, at(monday, 9), at(monday, 10)))[0].seatsLeft).toBe(5);
+    dataOf(await f.app.gql(f.admin, query, { id: yoga, i: { ...input, name: 'Yoga', seatsPerSlot: 2 } }));
+  });
+
   it('refuses to reschedule a cancelled appointment', async () => {
     const booked = dataOf(await f.book({ calendarId: yoga, startsAt: at(monday, 11), contact: { name: 'Ann' } })).bookAppointment;
     dataOf(await f.app.gql(f.admin, `mutation($id: ID!) { cancelAppointment(id: $id) { id } }`, { id: booked.id }));

@@ -31,7 +31,7 @@ describe.each(TARGETS)('two-way sync with $name', ({ start }) => {
 
   const sam = () => f.users.sam;
   const syncNow = async () => dataOf(await f.app.gql(sam().token, `mutation($id: ID!) { syncNow(integrationId: $id) { ${SYNC_RUN_FIELDS} } }`, { id: sam().integrationId })).syncNow;
-  const appointment = async (id: string) => dataOf(await f.app.gql(f.admin, `query($id: ID!) { appointment(id: $id) { ${APPOINTMENT_FIELDS} location } }`, { id })).appointment;
+  const appointment = async (id: string) => dataOf(await f.app.gql(f.admin, `query($id: ID!) { appointment(id: $id) { ${APPOINTMENT_FIELDS} location notes } }`, { id })).appointment;
   const copyOf = async (title: string) => (await sam().phone.events(sam().account.primary.slug)).find((e) => e.ics.includes(`SUMMARY:${title}`))!;
   async function bookAndPush(title: string) {
     const booked = dataOf(await f.book({ calendarId, startsAt: at(day, hour++), contact: { name: title }, title })).bookAppointment;
@@ -51,10 +51,11 @@ describe.each(TARGETS)('two-way sync with $name', ({ start }) => {
     const edited = copy.ics
       .replace(/DTSTART[^\r\n]*/, `DTSTART:${ical(at(day, 16, 30))}`)
       .replace(/DTEND[^\r\n]*/, `DTEND:${ical(at(day, 17, 30))}`)
-      .replace('SUMMARY:Move me', 'SUMMARY:Moved on iPhone\r\nLOCATION:Cafe');
+      .replace('SUMMARY:Move me', 'SUMMARY:Moved on iPhone\r\nLOCATION:Cafe')
+      .replace(/DESCRIPTION:/, 'DESCRIPTION:Bring the contract\\n');
     await sam().phone.put(sam().account.primary.slug, edited, copy.href.split('/').pop());
     expect(await syncNow()).toMatchObject({ updated: 1, created: 0 });
-    expect(await appointment(booked.id)).toMatchObject({ startsAt: iso(at(day, 16, 30)), endsAt: iso(at(day, 17, 30)), title: 'Moved on iPhone', location: 'Cafe', status: 'BOOKED', syncState: 'SYNCED' });
+    expect(await appointment(booked.id)).toMatchObject({ startsAt: iso(at(day, 16, 30)), endsAt: iso(at(day, 17, 30)), title: 'Moved on iPhone', notes: 'Bring the contract', location: 'Cafe', status: 'BOOKED', syncState: 'SYNCED' });
     const slots = (await f.slots(calendarId, at(day, 16), at(day, 18))).map((s) => s.startsAt);
     expect(slots).not.toContain(iso(at(day, 17)));
   });

@@ -6,7 +6,7 @@ import { User } from '../entities/user.entity';
 import { AppError } from '../errors';
 import { availability } from '../services/availability.service';
 import { checkRange } from '../services/busy.service';
-import { calendarFor, createCrmCalendar, listCrmCalendars } from '../services/crm-calendar.service';
+import { calendarFor, createCrmCalendar, listCrmCalendars, updateCrmCalendar } from '../services/crm-calendar.service';
 import { isTimeZone } from '../services/user.service';
 import { CreateCrmCalendarInput, CrmCalendarObject, TimeSlotType } from './crm-calendar.types';
 
@@ -26,6 +26,15 @@ export class CrmCalendarResolver {
   @Mutation(() => CrmCalendarObject, { description: 'Creates a CRM calendar (tenant admins only).' })
   async createCrmCalendar(@Arg('input', () => CreateCrmCalendarInput) input: CreateCrmCalendarInput, @Ctx() { em, principal }: Context): Promise<CrmCalendarObject> {
     return toCalendarDto(await createCrmCalendar(em, principal, input));
+  }
+
+  @Mutation(() => CrmCalendarObject, { description: 'Replaces a calendar\'s settings, open hours and team (tenant admins only; the type cannot change).' })
+  async updateCrmCalendar(
+    @Arg('id', () => ID) id: string,
+    @Arg('input', () => CreateCrmCalendarInput) input: CreateCrmCalendarInput,
+    @Ctx() { em, principal }: Context,
+  ): Promise<CrmCalendarObject> {
+    return toCalendarDto(await updateCrmCalendar(em, principal, id, input));
   }
 
   @Query(() => [CrmCalendarObject], { description: 'Calendars you may use: all of the tenant for admins, yours for users.' })

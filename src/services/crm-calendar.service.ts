@@ -74,10 +74,16 @@ async function userOf(em: EntityManager, tenantId: string, externalId: string): 
 export async function createCrmCalendar(em: EntityManager, principal: Principal, input: CrmCalendarInput): Promise<CrmCalendar> {
   if (principal.role !== 'admin') throw new AppError('FORBIDDEN', 'Only an admin of the tenant can create calendars.');
   validate(input);
-  const calendar = em.create(CrmCalendar, {
-    tenantId: principal.tenantId,
+  const calendar = em.create(CrmCalendar, { tenantId: principal.tenantId, type: input.type, ...settingsOf(input) });
+  await addMembers(em, calendar, principal.tenantId, input.teamMembers);
+  await em.flush();
+  return calendar;
+}
+
+/** The settings of a validated input, defaults filled in. */
+function settingsOf(input: CrmCalendarInput) {
+  return {
     name: input.name.trim(),
-    type: input.type,
     timezone: input.timezone,
     slotDurationMinutes: input.slotDurationMinutes,
     slotIntervalMinutes: input.slotIntervalMinutes ?? input.slotDurationMinutes,
@@ -88,16 +94,34 @@ export async function createCrmCalendar(em: EntityManager, principal: Principal,
     minNoticeMinutes: input.minNoticeMinutes ?? 0,
     bookingWindowDays: input.bookingWindowDays ?? 60,
     openHours: input.openHours.map(({ weekday, start, end }) => ({ weekday, start, end })),
-  });
-  for (const m of input.teamMembers) {
-    const member = em.create(CrmCalendarMember, {
-      calendar,
-      user: await userOf(em, principal.tenantId, m.userId),
-      priority: m.priority ?? MemberPriority.MEDIUM,
-      isPrimary: Boolean(m.isPrimary),
-    });
-    calendar.members.add(member);
+  };
+}
+
+async function addMembers(em: EntityManager, calendar: CrmCalendar, tenantId: string, members: CrmCalendarInput['teamMembers']): Promise<void> {
+  for (const m of members) {
+    const user = await userOf(em, tenantId, m.userId);
+    calendar.members.add(em.create(CrmCalendarMember, { calendar, user, priority: m.priority ?? MemberPriority.MEDIUM, isPrimary: Boolean(m.isPrimary) }));
   }
+}
+
+/**
+ * Replaces a calendar's settings, open hours and team (admins only; the type cannot change). Existing
+ * appointments keep their times and assignees. Throws `FORBIDDEN`, `NOT_FOUND` or `BAD_USER_INPUT`.
+ */
+export async function updateCrmCalendar(em: EntityManager, principal: Principal, id: string, input: CrmCalendarInput): Promise<CrmCalendar> {
+  if (principal.role !== 'admin') throw new AppError('FORBIDDEN', 'Only an admin of the tenant can edit calendars.');
+  const calendar = await calendarFor(em, principal, id, 'book');
+  if (input.type !== calendar.type) bad(`The type of a calendar cannot change (it is ${calendar.type}): create a new calendar instead.`);
+  validate(input);
+  Object.assign(calendar, settingsOf(input));
+  const wanted = new Map(input.teamMembers.map((m) => [m.userId, m]));
+  for (const member of calendar.members.getItems()) {
+    const m = wanted.get(member.user.externalId);
+    if (!m) calendar.members.remove(member);
+    else Object.assign(member, { priority: m.priority ?? MemberPriority.MEDIUM, isPrimary: Boolean(m.isPrimary) });
+    wanted.delete(member.user.externalId);
+  }
+  await addMembers(em, calendar, principal.tenantId, [...wanted.values()]);
   await em.flush();
   return calendar;
 }

@@ -3,7 +3,18 @@ import { Appointment } from '../entities/appointment.entity';
 import type { ParsedEvent } from './ical-busy';
 
 /**
- * Applies an iCloud edit of a CRM appointment's copy (time, title, location) to the appointment, moving
+ * The notes part of a description we rendered (notes, then our "Contact:" trailer, see desired-event.ts),
+ * or the whole description when someone replaced it on the iPhone.
+ */
+export function notesOf(description: string | null): string | null {
+  if (!description) return null;
+  const trailer = description.search(/(^|\n)Contact: /);
+  const notes = (trailer < 0 ? description : description.slice(0, trailer)).trim();
+  return notes || null;
+}
+
+/**
+ * Applies an iCloud edit of a CRM appointment's copy (time, title, notes, location) to the appointment, moving
  * the time it blocks for its assignees with it. Returns the appointment, or null when it no longer exists.
  */
 export async function applyICloudEdit(em: EntityManager, appointmentId: string, theirs: ParsedEvent): Promise<Appointment | null> {
@@ -15,6 +26,7 @@ export async function applyICloudEdit(em: EntityManager, appointmentId: string, 
     startsAt: theirs.start,
     endsAt: theirs.end,
     title: theirs.summary ?? appointment.title,
+    notes: notesOf(theirs.description),
     location: theirs.location,
     updatedAt: theirs.lastModified ?? new Date(),
   });
