@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { looksLikeFullListing, planFetch, planInbound, type FetchedObject, type InboundPlan, type Listing, type StoredObject } from '../src/sync/inbound.planner';
+import { looksLikeFullListing, planFetch, planInbound, type CrmCopy, type FetchedObject, type InboundPlan, type Listing, type StoredObject } from '../src/sync/inbound.planner';
 
 /** The in-memory model: a remote calendar (href -> etag, content) and the local status (href -> etag, hash). */
 type Remote = Map<string, { etag: string; content: string }>;
@@ -42,7 +42,7 @@ function fetchFrom(remote: Remote, hrefs: string[], lost: Set<string>): Map<stri
   for (const href of hrefs) {
     const o = remote.get(href);
     if (!o || lost.has(href)) continue; // the server did not return it this time
-    out.set(href, { href, etag: o.etag, data: o.content, contentHash: o.content, events: [] });
+    out.set(href, { href, etag: o.etag, data: o.content, contentHash: o.content, events: [{ uid: href, summary: o.content, description: null, location: null, start: null, end: null, recurring: false, lastModified: null, busy: [] }] });
   }
   return out;
 }
@@ -140,6 +140,30 @@ describe('the inbound planner, against an in-memory model of a calendar', () => 
         fc.pre(stored.size >= 4 && touched.size * 2 <= stored.size);
         const posing = listingOf(new Map(), remote2, false) as Extract<Listing, { kind: 'incremental' }>;
         expect(looksLikeFullListing(stored, posing.changed)).toBe(true);
+      }),
+    );
+  });
+
+  it('never lets iCloud delete or overwrite a CRM appointment it should not: deletions are recorded, pending CRM changes win', () => {
+    const copyOf = fc.record({ href: fc.constantFrom(...HREFS), pendingPush: fc.boolean(), session: fc.boolean() });
+    fc.assert(
+      fc.property(fc.array(edit, { maxLength: 8 }), fc.array(edit, { maxLength: 8 }), fc.uniqueArray(copyOf, { selector: (c) => c.href, maxLength: 4 }), fc.boolean(), (first, second, copyList, full) => {
+        const remote1 = applyEdits(new Map(), first);
+        const stored = sync(new Map(), listingOf(new Map(), remote1, true), remote1, new Set(), true).stored;
+        const copies = new Map<string, CrmCopy>(
+          copyList.filter((c) => remote1.has(c.href)).map((c) => [c.href, { href: c.href, syncKey: c.session ? `class:cal:${c.href}` : `appt:${c.href}`, contentHash: remote1.get(c.href)!.content, pendingPush: c.pendingPush }]),
+        );
+        const remote2 = applyEdits(remote1, second);
+        const listing = listingOf(remote1, remote2, full);
+        const plan = planInbound({ stored, listing, fetched: fetchFrom(remote2, planFetch(stored, listing), new Set()), emptyListingConfirmed: true, copies });
+        for (const [href, copy] of copies) {
+          const mine = plan.actions.filter((a) => 'href' in a && a.href === href).map((a) => a.type);
+          const now = remote2.get(href);
+          if (!now) expect(mine).toContain('recordDeletedInICloud');
+          else if (now.content === copy.contentHash || copy.pendingPush) expect(mine.filter((t) => t === 'updateAppointmentFromICloud' || t === 'pushToICloud')).toEqual([]);
+          else expect(mine).toEqual([copy.syncKey.startsWith('class:') ? 'pushToICloud' : 'updateAppointmentFromICloud']);
+        }
+        for (const a of plan.actions) if (a.type === 'recordDeletedInICloud') expect(copies.has(a.href) && !remote2.has(a.href)).toBe(true);
       }),
     );
   });

@@ -41,6 +41,23 @@ describe('syncing against a misbehaving iCloud', () => {
     expect((await f.blocked()).map((b) => b.title)).toEqual(['K1', 'K2']);
   });
 
+  it('falls back to getctag and an etag listing on a server without sync-collection: one request when unchanged', async () => {
+    target.emulator.disableSyncCollection(true);
+    try {
+      const f = await fixture();
+      await f.phone.put('work', vevent('c1', dayAt(2, 9), dayAt(2, 10), 'C1'));
+      const gone = await f.phone.put('work', vevent('c2', dayAt(3, 9), dayAt(3, 10), 'C2'));
+      expect(await f.syncNow()).toMatchObject({ outcome: 'SUCCESS', created: 2 });
+      expect(await f.syncNow()).toMatchObject({ requests: 1, created: 0 });
+      await f.phone.delete(gone);
+      await f.phone.put('work', vevent('c3', dayAt(4, 9), dayAt(4, 10), 'C3'));
+      expect(await f.syncNow()).toMatchObject({ requests: 3, created: 1, deleted: 1 });
+      expect((await f.blocked()).map((b) => b.title)).toEqual(['C1', 'C3']);
+    } finally {
+      target.emulator.disableSyncCollection(false);
+    }
+  });
+
   it('skips a malformed calendar object with a warning naming it, and syncs the rest', async () => {
     const f = await fixture();
     const bad = await f.phone.put('work', vevent('bad', dayAt(2, 9), dayAt(2, 10), 'Bad'), 'BROKEN-OBJECT.ics');

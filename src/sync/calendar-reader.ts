@@ -50,10 +50,11 @@ export async function readCalendar(
       if (e instanceof CalDavError && e.failure === 'AUTH') throw e;
       warnings.push(`the sync token of ${calendar.href} was refused (${(e as Error).message}): full resync`);
     }
-  } else if (calendar.ctag && !fullDue) {
-    // ctag mode: one request tells whether anything changed at all.
+  } else if (!calendar.syncToken && calendar.ctag) {
+    // ctag mode (the server has no sync-collection): one request tells whether anything changed at all.
     ctag = await client.getCtag(calendar.href);
-    if (ctag === calendar.ctag) listing = { kind: 'incremental', changed: [], removed: [] };
+    if (ctag === calendar.ctag && !fullDue) listing = { kind: 'incremental', changed: [], removed: [] };
+    else listing = { kind: 'full', members: await client.listMembers(calendar.href) };
   }
 
   if (!listing) {

@@ -29,6 +29,8 @@ export interface ICloudEmulator {
   failNext(status: number, options?: { count?: number; retryAfterSeconds?: number; body?: string; host?: 'front' | 'partition' }): void;
   /** From now on, sync-collection with any token answers a full listing, as iCloud does for an expired token. */
   expireSyncTokens(on: boolean): void;
+  /** Answers sync-collection with 403 (a server without RFC 6578): clients must fall back to getctag. */
+  disableSyncCollection(on: boolean): void;
   /** calendar-data of objects whose href ends with `suffix` comes back as garbage (a malformed object). */
   corrupt(suffix: string | null): void;
   /** Every request waits `ms` before it is answered (0 turns it off). */
@@ -94,6 +96,7 @@ export async function startICloudEmulator(radicale: RadicaleServer): Promise<ICl
   let delayMs = 0;
   let expireTokens = false;
   let corruptSuffix: string | null = null;
+  let noSyncCollection = false;
   let partitionUrl = '';
 
   function authenticate(req: IncomingMessage) {
@@ -151,6 +154,10 @@ export async function startICloudEmulator(radicale: RadicaleServer): Promise<ICl
     }
     // Hrefs in request bodies (calendar-multiget) name iCloud paths: map them to Radicale's.
     let body = Buffer.from((await readBody(req)).toString().split(home).join(`/${account.dsid}/`));
+    if (noSyncCollection && req.method === 'REPORT' && body.includes('sync-collection')) {
+      res.writeHead(403, { 'Content-Type': 'application/xml; charset=utf-8' });
+      return void res.end('<?xml version="1.0"?><D:error xmlns:D="DAV:"><D:supported-report/></D:error>');
+    }
     if (expireTokens && req.method === 'REPORT' && body.includes('sync-token>')) {
       body = Buffer.from(body.toString().replace(/(<(?:[A-Za-z]+:)?sync-token>)[^<]+(<\/)/, '$1$2'));
     }
@@ -245,6 +252,7 @@ export async function startICloudEmulator(radicale: RadicaleServer): Promise<ICl
     delay: (ms) => void (delayMs = ms),
     expireSyncTokens: (on) => void (expireTokens = on),
     corrupt: (suffix) => void (corruptSuffix = suffix),
+    disableSyncCollection: (on) => void (noSyncCollection = on),
     stop: async () => {
       for (const s of [frontServer, partitionServer]) {
         s.closeAllConnections();
