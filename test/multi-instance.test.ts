@@ -13,6 +13,7 @@ import type { ICloudEmulator } from './harness/icloud-emulator';
 import { startPostgres, type PostgresServer } from './harness/postgres';
 import { startRedis, type RedisServer } from './harness/redis';
 import { buildServer, startServerProcess, type ServerProcess } from './harness/server-process';
+import { Phone, vevent } from './harness/phone';
 import { wsClient, type WsTestClient } from './harness/ws-client';
 
 const SECRET = 'multi-instance-' + randomBytes(8).toString('hex');
@@ -74,9 +75,10 @@ describe('several instances on one PostgreSQL and one Redis', () => {
   }
   const runsExecutedBy = (s: ServerProcess) => s.logs().filter((l) => l.msg === 'sync run finished').map((l) => String(l.runId));
 
-  it('syncs each integration once per interval across instances and streams every run to a subscriber on a third', async () => {
+  it('syncs each integration once per interval across instances and streams every run and warning to a subscriber on a third', async () => {
     subscriber = wsClient(servers.b!.url, token('sue', 'support'));
     const stream = subscriber.subscribe(`subscription { syncResults { id integrationId outcome } }`);
+    const warnings = subscriber.subscribe(`subscription { conflictWarnings { kind userId message } }`);
     await new Promise((r) => setTimeout(r, 300));
     for (let i = 0; i < 3; i++) {
       const account = await target.newAccount();
@@ -86,7 +88,19 @@ describe('several instances on one PostgreSQL and one Redis', () => {
       integrationIds.push(connectICloud.id);
       await gql(servers.a!, auth, `mutation($id: ID!) { setPrimaryCalendar(input: {calendarId: $id}) { id } }`, { id: connectICloud.calendars.find((c: { name: string }) => c.name === 'Work').id });
     }
+    // A booking pushed by A, then an iPhone event on top of it: the warning of whichever instance syncs reaches B.
+    const admin = signToken({ sub: 'boss', tenantId: 'tenant-a', role: 'admin' }, SECRET);
+    const allDay = [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '00:00', end: '24:00' }));
+    const { createCrmCalendar } = await gql(servers.a!, admin, `mutation($i: CreateCrmCalendarInput!) { createCrmCalendar(input: $i) { id } }`, {
+      i: { name: 'Consult', type: 'SERVICE', timezone: 'UTC', slotDurationMinutes: 60, openHours: allDay, teamMembers: [{ userId: 'user-0' }] },
+    });
+    const startsAt = new Date(Math.ceil(Date.now() / 86400000) * 86400000 + 86400000 + 10 * 3600000);
+    await gql(servers.a!, admin, `mutation($i: BookAppointmentInput!) { bookAppointment(input: $i) { id } }`, { i: { calendarId: createCrmCalendar.id, startsAt, contact: { name: 'Ann' }, title: 'Consult Ann' } });
+    const phone = new Phone(target, accounts[0]);
+    const iso = (ms: number) => new Date(ms).toISOString().replace('.000', '');
+    await phone.put('work', vevent('clash', iso(startsAt.getTime() + 1800000), iso(startsAt.getTime() + 5400000), 'Clash'));
     await new Promise((r) => setTimeout(r, (INTERVAL_SECONDS * 3 + 1) * 1000));
+    expect((await warnings.next(5000)).data.conflictWarnings).toEqual({ kind: 'DOUBLE_BOOKING', userId: 'user-0', message: expect.stringMatching(/"Clash".*"Consult Ann"/) });
 
     const runs = await orm.em.fork().find(SyncRun, {}, { orderBy: { startedAt: 'asc' } });
     for (const id of integrationIds) {

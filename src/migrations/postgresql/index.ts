@@ -1,5 +1,5 @@
 import type { MigrationObject } from '@mikro-orm/core';
-import { Migration20261124080149 } from './Migration20261124080149';
+import { Migration20261124082421 } from './Migration20261124082421';
 
 /** Migrations for postgresql, oldest first. `npm run migration:create -- postgresql` writes a new one: list it here. */
-export const POSTGRES_MIGRATIONS: MigrationObject[] = [{ name: 'Migration20261124080149', class: Migration20261124080149 }];
+export const POSTGRES_MIGRATIONS: MigrationObject[] = [{ name: 'Migration20261124082421', class: Migration20261124082421 }];

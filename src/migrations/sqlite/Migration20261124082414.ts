@@ -1,6 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261124080142 extends Migration {
+export class Migration20261124082414 extends Migration {
 
   override async up(): Promise<void> {
     this.addSql(`create table \`appointment_sync_link\` (\`id\` text not null, \`sync_key\` text not null, \`user_id\` text not null, \`uid\` text not null, \`calendar_href\` text null, \`href\` text null, \`etag\` text null, \`content_hash\` text null, \`state\` text check (\`state\` in ('PENDING', 'SYNCED', 'FAILED', 'NOT_CONNECTED', 'DELETED_IN_ICLOUD')) not null default 'PENDING', \`last_error\` text null, \`updated_at\` datetime not null, primary key (\`id\`));`);

@@ -1,6 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261124080149 extends Migration {
+export class Migration20261124082421 extends Migration {
 
   override async up(): Promise<void> {
     this.addSql(`create table "appointment_sync_link" ("id" uuid not null, "sync_key" varchar(255) not null, "user_id" uuid not null, "uid" varchar(255) not null, "calendar_href" text null, "href" text null, "etag" text null, "content_hash" varchar(255) null, "state" text check ("state" in ('PENDING', 'SYNCED', 'FAILED', 'NOT_CONNECTED', 'DELETED_IN_ICLOUD')) not null default 'PENDING', "last_error" text null, "updated_at" timestamptz not null, constraint "appointment_sync_link_pkey" primary key ("id"));`);
