@@ -1,27 +1,15 @@
 import { CalendarIntegration } from '../src/entities/calendar-integration.entity';
-import { icloudTarget, type CalDavTarget } from './harness/caldav-targets';
+import { icloudTarget } from './harness/caldav-targets';
 import { codeOf, dataOf, INTEGRATIONS } from './harness/app';
-import type { ICloudEmulator } from './harness/icloud-emulator';
 import { vevent } from './harness/phone';
-import { dayAt, syncFixture, type SyncFixture } from './harness/sync-fixture';
+import { dayAt, syncSuite, type SyncFixture } from './harness/sync-fixture';
 import { wsClient } from './harness/ws-client';
 
 /** iCloud's own quirks and failures, played by the emulation. */
 describe('syncing against a misbehaving iCloud', () => {
-  let target: CalDavTarget & { emulator: ICloudEmulator };
-  const fixtures: SyncFixture[] = [];
-  beforeAll(async () => {
-    target = await icloudTarget();
-  });
-  afterAll(async () => {
-    await Promise.all(fixtures.map((f) => f.app.close()));
-    await target?.stop();
-  });
-  async function fixture(): Promise<SyncFixture> {
-    const f = await syncFixture(target);
-    fixtures.push(f);
-    return f;
-  }
+  const suite = syncSuite(icloudTarget);
+  const fixture = suite.fixture;
+  const emulator = () => suite.target().emulator;
   const status = async (f: SyncFixture) => dataOf(await f.app.gql(f.token, INTEGRATIONS)).calendarIntegrations[0];
 
   it('treats a full listing answered to an expired token as a full resync: deletions are seen, nothing doubles', async () => {
@@ -31,18 +19,18 @@ describe('syncing against a misbehaving iCloud', () => {
     const gone = await f.phone.put('work', vevent('k3', dayAt(4, 9), dayAt(4, 10), 'K3'));
     await f.syncNow();
     await f.phone.delete(gone);
-    target.emulator.expireSyncTokens(true);
+    emulator().expireSyncTokens(true);
     try {
       const run = await f.syncNow();
       expect(run).toMatchObject({ outcome: 'SUCCESS', created: 0, updated: 0, deleted: 1 });
     } finally {
-      target.emulator.expireSyncTokens(false);
+      emulator().expireSyncTokens(false);
     }
     expect((await f.blocked()).map((b) => b.title)).toEqual(['K1', 'K2']);
   });
 
   it('falls back to getctag and an etag listing on a server without sync-collection: one request when unchanged', async () => {
-    target.emulator.disableSyncCollection(true);
+    emulator().disableSyncCollection(true);
     try {
       const f = await fixture();
       await f.phone.put('work', vevent('c1', dayAt(2, 9), dayAt(2, 10), 'C1'));
@@ -54,7 +42,7 @@ describe('syncing against a misbehaving iCloud', () => {
       expect(await f.syncNow()).toMatchObject({ requests: 3, created: 1, deleted: 1 });
       expect((await f.blocked()).map((b) => b.title)).toEqual(['C1', 'C3']);
     } finally {
-      target.emulator.disableSyncCollection(false);
+      emulator().disableSyncCollection(false);
     }
   });
 
@@ -62,13 +50,13 @@ describe('syncing against a misbehaving iCloud', () => {
     const f = await fixture();
     const bad = await f.phone.put('work', vevent('bad', dayAt(2, 9), dayAt(2, 10), 'Bad'), 'BROKEN-OBJECT.ics');
     await f.phone.put('work', vevent('good', dayAt(3, 9), dayAt(3, 10), 'Good'));
-    target.emulator.corrupt('BROKEN-OBJECT.ics');
+    emulator().corrupt('BROKEN-OBJECT.ics');
     try {
       const run = await f.syncNow();
       expect(run).toMatchObject({ outcome: 'PARTIAL', created: 1 });
       expect(run.warnings.join()).toContain(new URL(bad).pathname.split('/').pop());
     } finally {
-      target.emulator.corrupt(null);
+      emulator().corrupt(null);
     }
     expect((await f.blocked()).map((b) => b.title)).toEqual(['Good']);
   });
@@ -79,7 +67,7 @@ describe('syncing against a misbehaving iCloud', () => {
     try {
       const events = ws.subscribe(`subscription { integrationStatusChanged { status statusMessage } }`);
       await new Promise((r) => setTimeout(r, 200));
-      target.emulator.revoke(f.account.appleId);
+      emulator().revoke(f.account.appleId);
       const run = await f.syncNow();
       expect(run).toMatchObject({ outcome: 'FAILED', error: expect.stringMatching(/401/) });
       const changed = (await events.next()).data.integrationStatusChanged;
@@ -87,7 +75,7 @@ describe('syncing against a misbehaving iCloud', () => {
       const again = await f.app.gql(f.token, `mutation($id: ID!) { syncNow(integrationId: $id) { id } }`, { id: f.integrationId });
       expect(codeOf(again)).toBe('INTEGRATION_NEEDS_RECONNECT');
       expect(events.results).toEqual([]);
-      const fresh = target.emulator.reissue(f.account.appleId);
+      const fresh = emulator().reissue(f.account.appleId);
       await f.app.gql(f.token, `mutation($i: ConnectICloudInput!) { connectICloud(input: $i) { id } }`, { i: { appleId: fresh.appleId, appSpecificPassword: fresh.appSpecificPassword } });
       expect((await events.next()).data.integrationStatusChanged.status).toBe('CONNECTED');
       expect(await f.syncNow()).toMatchObject({ outcome: 'SUCCESS' });
@@ -99,13 +87,13 @@ describe('syncing against a misbehaving iCloud', () => {
   it('backs off after transient failures, honours Retry-After, and shows ERROR after five in a row until a success', async () => {
     const f = await fixture();
     const nextSync = () => f.app.server.orm.fork().findOneOrFail(CalendarIntegration, f.integrationId);
-    target.emulator.failNext(503, { retryAfterSeconds: 900, host: 'partition' });
+    emulator().failNext(503, { retryAfterSeconds: 900, host: 'partition' });
     const first = await f.syncNow();
     expect(first).toMatchObject({ outcome: 'FAILED', error: expect.stringMatching(/503/) });
     const after = await nextSync();
     expect(after.failureCount).toBe(1);
     expect(after.nextSyncAt!.getTime() - Date.now()).toBeGreaterThan(890 * 1000);
-    target.emulator.failNext(500, { count: 4, host: 'partition' });
+    emulator().failNext(500, { count: 4, host: 'partition' });
     for (let i = 0; i < 4; i++) await f.syncNow();
     expect(await status(f)).toMatchObject({ status: 'ERROR', statusMessage: expect.stringMatching(/failed 5 times.*500/) });
     expect(await f.syncNow()).toMatchObject({ outcome: 'SUCCESS' });

@@ -2,26 +2,11 @@ import { ExternalCalendar } from '../src/entities/external-calendar.entity';
 import { TARGETS, type CalDavTarget } from './harness/caldav-targets';
 import { dataOf } from './harness/app';
 import { vevent } from './harness/phone';
-import { dayAt, syncFixture, type SyncFixture } from './harness/sync-fixture';
+import { dayAt, syncSuite } from './harness/sync-fixture';
 
 /** The same inbound sync suite against emulated iCloud, Radicale and Xandikos, with another client as the iPhone. */
 describe.each(TARGETS)('inbound sync from $name', ({ start }) => {
-  let target: CalDavTarget;
-  const fixtures: SyncFixture[] = [];
-
-  beforeAll(async () => {
-    target = await start();
-  });
-  afterAll(async () => {
-    await Promise.all(fixtures.map((f) => f.app.close()));
-    await target?.stop();
-  });
-
-  async function fixture(): Promise<SyncFixture> {
-    const f = await syncFixture(target);
-    fixtures.push(f);
-    return f;
-  }
+  const { fixture } = syncSuite<CalDavTarget>(start);
 
   it('blocks the time of an event created on the phone, showing its title to the owner only', async () => {
     const f = await fixture();
