@@ -26,7 +26,7 @@ describe('the reconciler', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('syncs each due integration once across two processes on one PostgreSQL, then waits for the interval', async () => {
+  it('syncs each due integration once across two instances on one PostgreSQL, then waits for the interval', async () => {
     const accounts = await Promise.all([1, 2, 3].map(() => target.newAccount()));
     // Both start at once on an empty database: migrations must not race.
     const started = await Promise.allSettled([0, 1].map(() => startTestApp({ caldavUrl: accounts[0].serverUrl, databaseUrl: pg.url, dataDir })));
@@ -81,5 +81,18 @@ describe('the reconciler', () => {
     expect(await titles(370, 390)).toEqual(['Far ahead']);
     // 40 days on, "Soon" lies more than 30 days back: it has left the window.
     expect(await titles(-1, 30)).toEqual([]);
+  });
+
+  it('moves all-day busy time with the user\'s time zone, from the local copy', async () => {
+    const f = await syncFixture(target);
+    apps.push(f.app);
+    const date = dayAt(3, 0).slice(0, 10).replace(/-/g, '');
+    const next = dayAt(4, 0).slice(0, 10).replace(/-/g, '');
+    const allDay = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Test//EN', 'BEGIN:VEVENT', 'UID:holiday', 'DTSTAMP:20260101T000000Z', `DTSTART;VALUE=DATE:${date}`, `DTEND;VALUE=DATE:${next}`, 'SUMMARY:Day off', 'END:VEVENT', 'END:VCALENDAR', ''].join('\r\n');
+    await f.phone.put('work', allDay);
+    await f.syncNow();
+    expect((await f.blocked())[0]).toMatchObject({ startsAt: dayAt(3, 0).replace('Z', '.000Z'), endsAt: dayAt(4, 0).replace('Z', '.000Z') });
+    dataOf(await f.app.gql(f.token, `mutation { setTimezone(timezone: "Asia/Tokyo") { timezone } }`));
+    expect((await f.blocked())[0]).toMatchObject({ startsAt: dayAt(2, 15).replace('Z', '.000Z'), endsAt: dayAt(3, 15).replace('Z', '.000Z') });
   });
 });

@@ -124,10 +124,11 @@ export class OutboxService {
       if (outcome === 'done') await em.nativeDelete(OutboxEntry, { syncKey: entry.syncKey, userId: entry.userId, createdAt: { $lte: entry.createdAt } });
       else await em.nativeUpdate(OutboxEntry, { id: entry.id }, { nextAttemptAt: new Date(Date.now() + PARKED_MS), leaseUntil: null });
       await em.flush();
+      // Published only once stored: a failed push keeps none of its warnings.
+      for (const w of warnings) await this.publishWarning(em, w);
     } catch (e) {
       await this.failed(entry, e);
     }
-    for (const w of warnings) await this.publishWarning(em, w);
   }
 
   private async client(em: EntityManager, calendar: ExternalCalendar, cache: Map<string, CalDavClient>): Promise<CalDavClient> {

@@ -2,6 +2,8 @@ import type { EntityManager } from '@mikro-orm/core';
 import type { Principal } from '../auth/jwt';
 import { User } from '../entities/user.entity';
 import { AppError } from '../errors';
+import { recomputeBusy } from '../sync/busy-index';
+import { horizon } from '../sync/horizon';
 
 /** True when `zone` is an IANA time zone name this runtime knows. */
 export function isTimeZone(zone: string): boolean {
@@ -37,13 +39,19 @@ export async function ensureUser(em: EntityManager, principal: Principal): Promi
   }
 }
 
-/** Sets the caller's zone for all-day and floating iCloud events. Throws `BAD_USER_INPUT` for an unknown zone. */
+/**
+ * Sets the caller's zone for all-day and floating iCloud events and recomputes their busy time from the
+ * local copies. Throws `BAD_USER_INPUT` for an unknown zone.
+ */
 export async function setTimezone(em: EntityManager, principal: Principal, timezone: string): Promise<User> {
   if (!isTimeZone(timezone)) {
     throw new AppError('BAD_USER_INPUT', `"${timezone}" is not an IANA time zone name (for example "Europe/Berlin" or "America/New_York").`);
   }
   const user = await ensureUser(em, principal);
+  const changed = user.timezone !== timezone;
   user.timezone = timezone;
   await em.flush();
+  // All-day and floating iCloud events are read in the user's zone: their busy time moves with it.
+  if (changed) await recomputeBusy(() => em.fork(), horizon(), { calendar: { integration: { user } } });
   return user;
 }

@@ -1,6 +1,8 @@
-import type { EntityManager } from '@mikro-orm/core';
+import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import { BusyInterval } from '../entities/busy-interval.entity';
-import { EventOrigin, type ExternalEvent } from '../entities/external-event.entity';
+import { EventOrigin, ExternalEvent } from '../entities/external-event.entity';
+import { User } from '../entities/user.entity';
+import { MalformedCalendarObject, parseCalendarObject, type Interval } from './ical-busy';
 import type { ParsedEvent } from './ical-busy';
 
 /**
@@ -12,5 +14,34 @@ export async function replaceBusy(em: EntityManager, event: ExternalEvent, userI
   if (event.origin !== EventOrigin.ICLOUD) return;
   for (const e of parsed) {
     for (const b of e.busy) em.create(BusyInterval, { userId, calendar: event.calendar, event, startsAt: b.start, endsAt: b.end, title: e.summary });
+  }
+}
+
+const BATCH = 200;
+
+/**
+ * Recomputes the busy rows of stored iCloud events (all, or those matching `where`) for `window`, from the
+ * stored iCalendar: no request to iCloud. Used when the horizon rolls forward and when a user's zone
+ * changes (all-day and floating events move with it). Returns the number of events recomputed.
+ */
+export async function recomputeBusy(fork: () => EntityManager, window: Interval, where: FilterQuery<ExternalEvent> = {}): Promise<number> {
+  let done = 0;
+  for (let offset = 0; ; offset += BATCH) {
+    const em = fork();
+    const events = await em.find(ExternalEvent, { ...(where as object), origin: EventOrigin.ICLOUD }, { populate: ['raw', 'calendar.integration'], orderBy: { id: 'asc' }, limit: BATCH, offset });
+    if (events.length === 0) return done;
+    await em.transactional(async (tx) => {
+      for (const event of events) {
+        const integration = event.calendar.integration;
+        const user = await tx.findOneOrFail(User, integration.user);
+        try {
+          const parsed = parseCalendarObject(event.raw, { timezone: user.timezone, accountAddresses: [integration.appleId], window });
+          await replaceBusy(tx, event, user.id, parsed);
+          done++;
+        } catch (e) {
+          if (!(e instanceof MalformedCalendarObject)) throw e;
+        }
+      }
+    });
   }
 }
