@@ -11,6 +11,7 @@ import type { CalDavClient } from './caldav.client';
 import { CalDavError } from './caldav.errors';
 import { deleteObject, getObject, putObject } from './caldav-objects';
 import { desiredEvent } from './desired-event';
+import { laterChangeWins, planPush, type PrimaryState } from './push.planner';
 import { renderEvent, uidFor, type DesiredEvent } from './event-renderer';
 import { parseCalendarObject } from './ical-busy';
 import { contentHash } from './ical-hash';
@@ -36,36 +37,50 @@ export async function pushCopy(em: EntityManager, syncKey: string, userId: strin
   const link = (await em.findOne(AppointmentSyncLink, { syncKey, userId })) ?? em.create(AppointmentSyncLink, { syncKey, userId, uid: uidFor(syncKey, userId) });
   const primary = await em.findOne(ExternalCalendar, { isPrimary: true, integration: { user: userId } }, { populate: ['integration'] });
   const desired = await desiredEvent(em, syncKey, userId, link.uid);
-  const status = primary?.integration.status;
-  if (!primary || status === IntegrationStatus.DISCONNECTED) {
-    // Nothing to write to: the appointment is not in iCloud, and will be once the user picks a primary.
-    Object.assign(link, { state: desired ? SyncState.NOT_CONNECTED : SyncState.SYNCED, lastError: desired ? 'The user has no primary iCloud calendar.' : null });
-    return 'done';
+  const ics = desired ? renderEvent(desired) : null;
+  const action = planPush({
+    primary: primaryState(primary),
+    primaryHref: primary?.href ?? null,
+    desiredHash: ics ? contentHash(ics) : null,
+    link: { ...link, deletedInICloud: link.state === SyncState.DELETED_IN_ICLOUD },
+  });
+  const synced = { state: SyncState.SYNCED, lastError: null };
+  switch (action.type) {
+    case 'markNotConnected':
+      Object.assign(link, { state: SyncState.NOT_CONNECTED, lastError: 'The user has no primary iCloud calendar.' });
+      return 'done';
+    case 'waitForReconnect':
+      Object.assign(link, { state: SyncState.PENDING, lastError: 'Waiting for the user to reconnect iCloud.' });
+      return 'waitingForReconnect';
+    case 'markSynced':
+    case 'keepDeletedInICloud':
+      if (action.type === 'markSynced') Object.assign(link, synced);
+      return 'done';
+    case 'delete':
+      await removeCopy(await ctx.clientFor(primary!), action.href, action.etag);
+      await em.nativeDelete(ExternalEvent, { href: action.href });
+      Object.assign(link, { href: null, etag: null, contentHash: null, ...synced });
+      return 'done';
+    case 'forget':
+      Object.assign(link, { href: null, etag: null, contentHash: null, ...synced });
+      return 'done';
+    case 'create':
+    case 'update': {
+      const client = await ctx.clientFor(primary!);
+      const written = action.type === 'update' ? await update(em, client, link, desired!, ics!, ctx) : await create(client, primary!, link, ics!);
+      if (!written) return 'done';
+      const etag = written.etag ?? (await getObject(client, written.href))?.etag ?? null;
+      Object.assign(link, { href: written.href, etag, contentHash: written.hash, calendarHref: primary!.href, ...synced });
+      await recordOwnWrite(em, primary!, link, written.ics);
+      return 'done';
+    }
   }
-  if (status === IntegrationStatus.NEEDS_RECONNECT) {
-    Object.assign(link, { state: SyncState.PENDING, lastError: 'Waiting for the user to reconnect iCloud.' });
-    return 'waitingForReconnect';
-  }
-  const client = await ctx.clientFor(primary);
-  if (!desired) {
-    if (link.href && link.etag) await removeCopy(client, link.href, link.etag);
-    if (link.href) await em.nativeDelete(ExternalEvent, { href: link.href });
-    Object.assign(link, { href: null, etag: null, contentHash: null, state: SyncState.SYNCED, lastError: null });
-    return 'done';
-  }
-  if (link.state === SyncState.DELETED_IN_ICLOUD) return 'done'; // the user decides (push back or cancel)
-  const ics = renderEvent(desired);
-  const hash = contentHash(ics);
-  if (link.href && link.contentHash === hash && link.calendarHref === primary.href) {
-    Object.assign(link, { state: SyncState.SYNCED, lastError: null });
-    return 'done';
-  }
-  const written = link.href && link.etag && link.calendarHref === primary.href ? await update(em, client, link, desired, ics, ctx) : await create(client, primary, link, ics);
-  if (!written) return 'done';
-  const etag = written.etag ?? (await getObject(client, written.href))?.etag ?? null;
-  Object.assign(link, { href: written.href, etag, contentHash: written.hash, calendarHref: primary.href, state: SyncState.SYNCED, lastError: null });
-  await recordOwnWrite(em, primary, link, written.ics);
-  return 'done';
+}
+
+function primaryState(primary: ExternalCalendar | null): PrimaryState {
+  if (!primary) return 'none';
+  if (primary.integration.status === IntegrationStatus.DISCONNECTED) return 'disconnected';
+  return primary.integration.status === IntegrationStatus.NEEDS_RECONNECT ? 'needsReconnect' : 'connected';
 }
 
 type Written = { href: string; etag: string | null; hash: string; ics: string };
@@ -99,7 +114,7 @@ async function update(em: EntityManager, client: CalDavClient, link: Appointment
     return null;
   }
   const [theirs] = parseCalendarObject(current.data, { timezone: desired.timezone, accountAddresses: [], window: WINDOW });
-  const icloudLater = theirs?.lastModified && theirs.lastModified > desired.lastModified && !link.syncKey.startsWith('class:');
+  const icloudLater = laterChangeWins({ crmModified: desired.lastModified, icloudModified: theirs?.lastModified ?? null, session: link.syncKey.startsWith('class:') }) === 'icloud';
   const loser = icloudLater ? { summary: desired.summary, startsAt: desired.start, endsAt: desired.end } : { summary: theirs?.summary, startsAt: theirs?.start, endsAt: theirs?.end };
   ctx.warn(em.create(ConflictWarning, {
     tenantId: user.tenantId,
@@ -111,7 +126,7 @@ async function update(em: EntityManager, client: CalDavClient, link: Appointment
     endsAt: desired.end,
     details: { lost: loser },
   }));
-  if (icloudLater && theirs) {
+  if (icloudLater) {
     await applyICloudEdit(em, desired.appointmentIds[0], theirs);
     Object.assign(link, { etag: current.etag, contentHash: contentHash(current.data), state: SyncState.SYNCED, lastError: null });
     return null;

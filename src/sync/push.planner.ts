@@ -1,0 +1,55 @@
+/** Where the user's primary calendar stands. */
+export type PrimaryState = 'none' | 'disconnected' | 'needsReconnect' | 'connected';
+
+/** What a sync link knows of the copy in iCloud. */
+export interface LinkState {
+  href: string | null;
+  etag: string | null;
+  contentHash: string | null;
+  calendarHref: string | null;
+  deletedInICloud: boolean;
+}
+
+export type PushAction =
+  | { type: 'markNotConnected' }
+  | { type: 'waitForReconnect' }
+  | { type: 'markSynced' }
+  | { type: 'delete'; href: string; etag: string }
+  | { type: 'forget' }
+  | { type: 'keepDeletedInICloud' }
+  | { type: 'create' }
+  | { type: 'update'; href: string; etag: string };
+
+/**
+ * Decides what the push of one copy does (decide, then apply: `pushCopy` does the I/O). Pure. `desiredHash`
+ * is null when the copy should not exist (cancelled, reassigned, last seat freed).
+ */
+export function planPush(input: { primary: PrimaryState; primaryHref: string | null; desiredHash: string | null; link: LinkState }): PushAction {
+  const { primary, desiredHash, link } = input;
+  // No calendar to write to: the copy waits until the user picks a primary calendar.
+  if (primary === 'none' || primary === 'disconnected') return desiredHash ? { type: 'markNotConnected' } : { type: 'markSynced' };
+  // The password was revoked: keep the entry until the user reconnects.
+  if (primary === 'needsReconnect') return { type: 'waitForReconnect' };
+  // Should not exist and is in iCloud: delete it, with If-Match.
+  if (!desiredHash && link.href && link.etag) return { type: 'delete', href: link.href, etag: link.etag };
+  // Should not exist and is not in iCloud: forget the link's cursor.
+  if (!desiredHash) return { type: 'forget' };
+  // Deleted in iCloud by the user: never written again unless they ask (restoreAppointmentInICloud).
+  if (link.deletedInICloud) return { type: 'keepDeletedInICloud' };
+  const here = link.href !== null && link.calendarHref === input.primaryHref;
+  // In iCloud as the CRM wants it: nothing to write.
+  if (here && link.contentHash === desiredHash) return { type: 'markSynced' };
+  // In iCloud, different: update the version we saw, with If-Match.
+  if (here && link.etag) return { type: 'update', href: link.href!, etag: link.etag };
+  // Not in this calendar yet: create it, with If-None-Match.
+  return { type: 'create' };
+}
+
+/**
+ * The conflict rule of DESIGN.md for a copy changed on both sides: the later change wins (CRM `updatedAt`
+ * against iCloud LAST-MODIFIED or DTSTAMP). A class session is the CRM's: its seats are never taken from iCloud.
+ */
+export function laterChangeWins(input: { crmModified: Date; icloudModified: Date | null; session: boolean }): 'crm' | 'icloud' {
+  if (input.session || !input.icloudModified) return 'crm';
+  return input.icloudModified > input.crmModified ? 'icloud' : 'crm';
+}
