@@ -67,7 +67,12 @@ export async function pushCopy(em: EntityManager, syncKey: string, userId: strin
     case 'create':
     case 'update': {
       const client = await ctx.clientFor(primary!);
-      const written = action.type === 'update' ? await update(em, client, link, desired!, ics!, ctx) : await create(client, primary!, link, ics!);
+      if (action.type === 'create') {
+        // Write-ahead: the href is stored before the PUT, so that a lost answer or a crash leaves no orphan behind.
+        Object.assign(link, { href: hrefFor(primary!, link), calendarHref: primary!.href, etag: null, contentHash: null });
+        await em.flush();
+      }
+      const written = action.type === 'update' ? await update(em, client, link, desired!, ics!, ctx) : await create(client, link.href!, link, ics!);
       if (!written) return 'done';
       const etag = written.etag ?? (await getObject(client, written.href))?.etag ?? null;
       Object.assign(link, { href: written.href, etag, contentHash: written.hash, calendarHref: primary!.href, ...synced });
@@ -85,9 +90,13 @@ function primaryState(primary: ExternalCalendar | null): PrimaryState {
 
 type Written = { href: string; etag: string | null; hash: string; ics: string };
 
+/** Where a copy is created: its UID's local part, in the primary calendar. */
+function hrefFor(primary: ExternalCalendar, link: AppointmentSyncLink): string {
+  return new URL(`${encodeURIComponent(link.uid.replace(/@.*/, ''))}.ics`, primary.href).href;
+}
+
 /** PUT with If-None-Match: a 412 means the object exists, possibly ours from a try whose answer was lost. */
-async function create(client: CalDavClient, primary: ExternalCalendar, link: AppointmentSyncLink, ics: string): Promise<Written> {
-  const href = new URL(`${encodeURIComponent(link.uid.replace(/@.*/, ''))}.ics`, primary.href).href;
+async function create(client: CalDavClient, href: string, link: AppointmentSyncLink, ics: string): Promise<Written> {
   const result = await putObject(client, href, ics, { ifNoneMatch: '*' });
   if (result.ok) return { href, etag: result.etag, hash: contentHash(ics), ics };
   const existing = await getObject(client, href);
@@ -136,9 +145,12 @@ async function update(em: EntityManager, client: CalDavClient, link: Appointment
   return { href, etag: again.etag, hash: contentHash(ics), ics };
 }
 
-/** DELETE with If-Match; on 412 the cancel is the later change: delete the version now there. */
-async function removeCopy(client: CalDavClient, href: string, etag: string): Promise<void> {
-  if ((await deleteObject(client, href, etag)).ok) return;
+/**
+ * DELETE with If-Match; on 412 the cancel is the later change: delete the version now there. Without an
+ * etag (a create whose answer was lost) the object is looked up first.
+ */
+async function removeCopy(client: CalDavClient, href: string, etag: string | null): Promise<void> {
+  if (etag && (await deleteObject(client, href, etag)).ok) return;
   const current = await getObject(client, href);
   if (current && !(await deleteObject(client, href, current.etag)).ok) throw new CalDavError('UNAVAILABLE', `${href} keeps changing in iCloud: retrying`);
 }

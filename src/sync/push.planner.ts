@@ -14,7 +14,8 @@ export type PushAction =
   | { type: 'markNotConnected' }
   | { type: 'waitForReconnect' }
   | { type: 'markSynced' }
-  | { type: 'delete'; href: string; etag: string }
+  /** `etag` null: a create was sent but its answer never came; the executor looks the object up first. */
+  | { type: 'delete'; href: string; etag: string | null }
   | { type: 'forget' }
   | { type: 'keepDeletedInICloud' }
   | { type: 'create' }
@@ -30,8 +31,8 @@ export function planPush(input: { primary: PrimaryState; primaryHref: string | n
   if (primary === 'none' || primary === 'disconnected') return desiredHash ? { type: 'markNotConnected' } : { type: 'markSynced' };
   // The password was revoked: keep the entry until the user reconnects.
   if (primary === 'needsReconnect') return { type: 'waitForReconnect' };
-  // Should not exist and is in iCloud: delete it, with If-Match.
-  if (!desiredHash && link.href && link.etag) return { type: 'delete', href: link.href, etag: link.etag };
+  // Should not exist and is (or may be, after a create whose answer was lost) in iCloud: delete it, with If-Match.
+  if (!desiredHash && link.href) return { type: 'delete', href: link.href, etag: link.etag };
   // Should not exist and is not in iCloud: forget the link's cursor.
   if (!desiredHash) return { type: 'forget' };
   // Deleted in iCloud by the user: never written again unless they ask (restoreAppointmentInICloud).
