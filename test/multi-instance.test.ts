@@ -63,7 +63,7 @@ describe('several instances on one PostgreSQL and one Redis', () => {
     await Promise.all(Object.values(servers).map((s) => s?.proc.stop()));
     await orm?.close(true);
     await Promise.all([target?.stop(), pg?.stop(), redis?.stop()]);
-    rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   const token = (sub: string, role: 'user' | 'support' = 'user') => signToken({ sub, tenantId: 'tenant-a', role }, SECRET);

@@ -2,7 +2,8 @@ import { CalendarIntegration } from '../src/entities/calendar-integration.entity
 import { icloudTarget } from './harness/caldav-targets';
 import { codeOf, dataOf, INTEGRATIONS } from './harness/app';
 import { vevent } from './harness/phone';
-import { dayAt, syncSuite, type SyncFixture } from './harness/sync-fixture';
+import { dayAt, type SyncFixture } from './harness/sync-fixture';
+import { syncSuite } from './support/sync-suite';
 import { wsClient } from './harness/ws-client';
 
 /** iCloud's own quirks and failures, played by the emulation. */

@@ -2,7 +2,8 @@ import { ExternalCalendar } from '../src/entities/external-calendar.entity';
 import { TARGETS, type CalDavTarget } from './harness/caldav-targets';
 import { dataOf } from './harness/app';
 import { vevent } from './harness/phone';
-import { dayAt, syncSuite } from './harness/sync-fixture';
+import { dayAt } from './harness/sync-fixture';
+import { syncSuite } from './support/sync-suite';
 
 /** The same inbound sync suite against emulated iCloud, Radicale and Xandikos, with another client as the iPhone. */
 describe.each(TARGETS)('inbound sync from $name', ({ start }) => {

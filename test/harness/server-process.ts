@@ -6,7 +6,12 @@ const ROOT = join(__dirname, '..', '..');
 
 /** Compiles the server as `npm start` does (tsc into dist/). */
 export function buildServer(): void {
-  execFileSync(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, stdio: 'pipe' });
+  try {
+    execFileSync(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, stdio: 'pipe' });
+  } catch (e) {
+    const out = e as { stdout?: Buffer; stderr?: Buffer };
+    throw new Error(`the build failed:\n${out.stdout ?? ''}${out.stderr ?? ''}`);
+  }
 }
 
 /** A server instance in its own process, as `npm start` runs it. */
