@@ -28,8 +28,8 @@ export interface IntegrationServiceDeps {
   logger: Logger;
 }
 
-const REMOVED_PRIMARY = (name: string) =>
-  `Your primary calendar "${name}" no longer exists in iCloud (or is read-only now): pick another primary calendar.`;
+const PICK_ANOTHER = 'pick another primary calendar.';
+const REMOVED_PRIMARY = (name: string) => `Your primary calendar "${name}" no longer exists in iCloud (or is read-only now): ${PICK_ANOTHER}`;
 
 /**
  * Connects, lists and configures a user's iCloud accounts. Every method is scoped to the caller: an id
@@ -120,7 +120,8 @@ export class IntegrationService {
     for (const c of current) c.isPrimary = false;
     Object.assign(calendar, { isPrimary: true, checkForConflicts: true });
     const integration = calendar.integration;
-    if (integration.statusMessage?.includes('pick another primary calendar')) integration.statusMessage = null;
+    // Choosing a primary answers the "pick another primary calendar" message.
+    if (integration.statusMessage?.endsWith(PICK_ANOTHER)) integration.statusMessage = null;
     await em.flush();
     await this.deps.outbox.wake(em, user.id);
     return calendar;
