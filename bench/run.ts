@@ -6,26 +6,17 @@ import { horizon } from '../src/sync/horizon';
 import type { StoredObject } from '../src/sync/inbound.planner';
 import { radicaleTarget } from '../test/harness/caldav-targets';
 import { Phone, vevent } from '../test/harness/phone';
+import { benchAvailability } from './availability';
+import { median } from './measure';
 
 /**
  * `npm run bench`: the inbound sync against real Radicale with 500 events, compared in the same run with
- * the peer a typical integration uses: tsdav's fetchCalendarObjects (list + fetch everything each check).
- * Prints time, requests and the ratio for an unchanged calendar and for one change.
+ * the peer a typical integration uses: tsdav's fetchCalendarObjects (list + fetch everything each check),
+ * then availability from the local index against asking CalDAV per request. Prints times and ratios.
  */
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 500);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
-async function median(rounds: number, fn: () => Promise<number>): Promise<{ ms: number; requests: number }> {
-  const times: number[] = [];
-  let requests = 0;
-  for (let i = 0; i < rounds; i++) {
-    const t = performance.now();
-    requests = await fn();
-    times.push(performance.now() - t);
-  }
-  times.sort((a, b) => a - b);
-  return { ms: times[Math.floor(times.length / 2)], requests };
-}
 
 async function main(): Promise<void> {
   const target = await radicaleTarget();
@@ -68,13 +59,14 @@ async function main(): Promise<void> {
     const compare = async (label: string) => {
       const p = await median(ROUNDS, peerRead);
       const o = await median(ROUNDS, oursRead);
-      rows.push(`${label.padEnd(34)} peer ${p.ms.toFixed(1).padStart(8)} ms ${String(p.requests).padStart(3)} req | ours ${o.ms.toFixed(1).padStart(7)} ms ${String(o.requests).padStart(2)} req | ${(p.ms / o.ms).toFixed(1)}x faster`);
+      rows.push(`${label.padEnd(34)} peer ${p.ms.toFixed(1).padStart(8)} ms ${String(p.result).padStart(3)} req | ours ${o.ms.toFixed(1).padStart(7)} ms ${String(o.result).padStart(2)} req | ${(p.ms / o.ms).toFixed(1)}x faster`);
     };
     await compare(`unchanged calendar (${EVENTS} events)`);
     await phone.put('work', vevent('bench-new', `${day(1)}T12:00:00Z`, `${day(1)}T13:00:00Z`, 'New'));
     await compare('after one change');
     console.log(`Inbound sync on Radicale, median of ${ROUNDS} rounds (peer: tsdav fetchCalendarObjects)`);
     for (const row of rows) console.log(row);
+    console.log(await benchAvailability(target, ROUNDS));
   } finally {
     await target.stop();
   }
