@@ -1,5 +1,6 @@
 import { ExternalCalendar } from '../src/entities/external-calendar.entity';
-import { TARGETS, type CalDavTarget } from './harness/caldav-targets';
+import { CalendarIntegration } from '../src/entities/calendar-integration.entity';
+import { mkcalendar, TARGETS, type CalDavTarget } from './harness/caldav-targets';
 import { dataOf } from './harness/app';
 import { vevent } from './harness/phone';
 import { dayAt } from './harness/sync-fixture';
@@ -7,7 +8,8 @@ import { syncSuite } from './support/sync-suite';
 
 /** The same inbound sync suite against emulated iCloud, Radicale and Xandikos, with another client as the iPhone. */
 describe.each(TARGETS)('inbound sync from $name', ({ start }) => {
-  const { fixture } = syncSuite<CalDavTarget>(start);
+  const suite = syncSuite<CalDavTarget>(start);
+  const { fixture } = suite;
 
   it('blocks the time of an event created on the phone, showing its title to the owner only', async () => {
     const f = await fixture();
@@ -93,5 +95,16 @@ describe.each(TARGETS)('inbound sync from $name', ({ start }) => {
     const runs = dataOf(await f.app.gql(f.token, `query($id: ID!) { syncRuns(integrationId: $id, limit: 5) { requests } calendarIntegration(id: $id) { recentSyncRuns { requests } } }`, { id: f.integrationId }));
     expect(runs.syncRuns).toEqual([{ requests: second.requests }, { requests: first.requests }]);
     expect(runs.calendarIntegration.recentSyncRuns).toEqual(runs.syncRuns);
+  });
+
+  it('picks up a calendar added in iCloud at the hourly list refresh, at one extra request', async () => {
+    const f = await fixture();
+    await f.syncNow();
+    await mkcalendar(suite.target().request, f.account, 'added', 'Added on Mac');
+    expect((await f.syncNow()).requests).toBe(1);
+    await f.app.server.orm.fork().nativeUpdate(CalendarIntegration, { id: f.integrationId }, { calendarsRefreshedAt: new Date(0) });
+    expect((await f.syncNow()).requests).toBe(2);
+    const names = dataOf(await f.app.gql(f.token, `{ calendarIntegrations { calendars { name } } }`)).calendarIntegrations[0].calendars.map((c: { name: string }) => c.name);
+    expect(names).toContain('Added on Mac');
   });
 });

@@ -14,7 +14,7 @@ export enum IntegrationStatus {
 @Entity()
 @Unique({ properties: ['user', 'appleId'] })
 export class CalendarIntegration {
-  [OptionalProps]?: 'id' | 'provider' | 'passwordCipher' | 'status' | 'statusMessage' | 'lastSyncedAt' | 'nextSyncAt' | 'failureCount' | 'leaseOwner' | 'leaseUntil' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?: 'id' | 'provider' | 'passwordCipher' | 'status' | 'statusMessage' | 'lastSyncedAt' | 'nextSyncAt' | 'calendarsRefreshedAt' | 'failureCount' | 'leaseOwner' | 'leaseUntil' | 'createdAt' | 'updatedAt';
 
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();
@@ -54,6 +54,10 @@ export class CalendarIntegration {
 
   @Property({ type: 'datetime', nullable: true })
   nextSyncAt: Date | null = null;
+
+  /** When the calendar list was last read from iCloud. */
+  @Property({ type: 'datetime', nullable: true })
+  calendarsRefreshedAt: Date | null = null;
 
   @Property({ type: 'integer' })
   failureCount: number = 0;

@@ -8,7 +8,8 @@ import type { User } from '../entities/user.entity';
 import { AppError, toAppError } from '../errors';
 import type { Logger } from '../logger';
 import type { EventBus } from '../pubsub';
-import { CalDavClient, type DiscoveredCalendar } from '../sync/caldav.client';
+import { CalDavClient } from '../sync/caldav.client';
+import { applyCalendarList, asksForAnotherPrimary } from './calendar-list';
 import { CalDavError } from '../sync/caldav.errors';
 import type { ConnectThrottle } from './connect-throttle.service';
 import { publishStatusIfChanged } from './integration-events';
@@ -28,8 +29,6 @@ export interface IntegrationServiceDeps {
   logger: Logger;
 }
 
-const PICK_ANOTHER = 'pick another primary calendar.';
-const REMOVED_PRIMARY = (name: string) => `Your primary calendar "${name}" no longer exists in iCloud (or is read-only now): ${PICK_ANOTHER}`;
 
 /**
  * Connects, lists and configures a user's iCloud accounts. Every method is scoped to the caller: an id
@@ -70,7 +69,7 @@ export class IntegrationService {
       failureCount: 0,
       nextSyncAt: new Date(),
     });
-    this.applyCalendarList(integration, discovery.calendars);
+    applyCalendarList(integration, discovery.calendars);
     await em.flush();
     this.deps.logger.info({ userId: user.id, integrationId: integration.id, calendars: discovery.calendars.length }, 'iCloud connected');
     publishStatusIfChanged(this.deps.events, integration, before);
@@ -120,8 +119,7 @@ export class IntegrationService {
     for (const c of current) c.isPrimary = false;
     Object.assign(calendar, { isPrimary: true, checkForConflicts: true });
     const integration = calendar.integration;
-    // Choosing a primary answers the "pick another primary calendar" message.
-    if (integration.statusMessage?.endsWith(PICK_ANOTHER)) integration.statusMessage = null;
+    if (asksForAnotherPrimary(integration.statusMessage)) integration.statusMessage = null;
     await em.flush();
     await this.deps.outbox.wake(em, user.id);
     return calendar;
@@ -150,7 +148,7 @@ export class IntegrationService {
     const before = integration.status;
     try {
       const calendars = await this.client(integration.appleId, password).listCalendars(integration.homeUrl);
-      this.applyCalendarList(integration, calendars);
+      applyCalendarList(integration, calendars);
     } catch (e) {
       if (e instanceof CalDavError && e.failure === 'AUTH') {
         integration.status = IntegrationStatus.NEEDS_RECONNECT;
@@ -203,29 +201,4 @@ export class IntegrationService {
     if (disconnected) throw new AppError('INTEGRATION_DISCONNECTED', `"${disconnected.name}" belongs to a disconnected account: connect it again first.`);
     return unique.map((id) => found.find((c) => c.id === id)!);
   }
-
-  /** Brings the stored calendar list in line with iCloud's, keeping the user's choices by href. */
-  private applyCalendarList(integration: CalendarIntegration, listed: DiscoveredCalendar[]): void {
-    const byHref = new Map(listed.map((c) => [c.href, c]));
-    for (const stored of integration.calendars.getItems()) {
-      const fresh = byHref.get(stored.href);
-      if (fresh) continue;
-      if (stored.isPrimary) integration.statusMessage = REMOVED_PRIMARY(stored.name);
-      integration.calendars.remove(stored);
-    }
-    for (const fresh of listed) {
-      let stored = integration.calendars.getItems().find((c) => c.href === fresh.href);
-      if (!stored) {
-        stored = new ExternalCalendar();
-        stored.href = fresh.href;
-        integration.calendars.add(stored);
-      }
-      Object.assign(stored, { name: fresh.name, color: fresh.color, writable: fresh.writable });
-      if (stored.isPrimary && !fresh.writable) {
-        stored.isPrimary = false;
-        integration.statusMessage = REMOVED_PRIMARY(stored.name);
-      }
-    }
-  }
-
 }

@@ -19,6 +19,7 @@ import { readCalendar } from '../sync/calendar-reader';
 import { horizon } from '../sync/horizon';
 import { applyInbound } from '../sync/inbound.executor';
 import { planInbound, type StoredObject } from '../sync/inbound.planner';
+import { applyCalendarList, CALENDAR_LIST_EVERY_MS } from './calendar-list';
 import { publishStatusIfChanged } from './integration-events';
 
 export interface SyncServiceDeps {
@@ -54,6 +55,9 @@ export class SyncService {
     const client = new CalDavClient({ serverUrl: this.deps.icloudCaldavUrl, username: integration.appleId, password, timeoutMs: this.deps.caldavTimeoutMs });
     const conflicts: ConflictWarning[] = [];
     try {
+      if (!integration.calendarsRefreshedAt || Date.now() - integration.calendarsRefreshedAt.getTime() > CALENDAR_LIST_EVERY_MS) {
+        applyCalendarList(integration, await client.listCalendars(integration.homeUrl));
+      }
       for (const calendar of integration.calendars.getItems().filter((c) => c.checkForConflicts)) {
         conflicts.push(...(await this.syncCalendar(em, client, integration, calendar, run)));
       }

@@ -1,5 +1,5 @@
 import type { MigrationObject } from '@mikro-orm/core';
-import { Migration20261124082421 } from './Migration20261124082421';
+import { Migration20261124083548 } from './Migration20261124083548';
 
 /** Migrations for postgresql, oldest first. `npm run migration:create -- postgresql` writes a new one: list it here. */
-export const POSTGRES_MIGRATIONS: MigrationObject[] = [{ name: 'Migration20261124082421', class: Migration20261124082421 }];
+export const POSTGRES_MIGRATIONS: MigrationObject[] = [{ name: 'Migration20261124083548', class: Migration20261124083548 }];

@@ -1,5 +1,5 @@
 import type { MigrationObject } from '@mikro-orm/core';
-import { Migration20261124082414 } from './Migration20261124082414';
+import { Migration20261124083542 } from './Migration20261124083542';
 
 /** Migrations for sqlite, oldest first. `npm run migration:create -- sqlite` writes a new one: list it here. */
-export const SQLITE_MIGRATIONS: MigrationObject[] = [{ name: 'Migration20261124082414', class: Migration20261124082414 }];
+export const SQLITE_MIGRATIONS: MigrationObject[] = [{ name: 'Migration20261124083542', class: Migration20261124083542 }];

@@ -1,6 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261124082414 extends Migration {
+export class Migration20261124083542 extends Migration {
 
   override async up(): Promise<void> {
     this.addSql(`create table \`appointment_sync_link\` (\`id\` text not null, \`sync_key\` text not null, \`user_id\` text not null, \`uid\` text not null, \`calendar_href\` text null, \`href\` text null, \`etag\` text null, \`content_hash\` text null, \`state\` text check (\`state\` in ('PENDING', 'SYNCED', 'FAILED', 'NOT_CONNECTED', 'DELETED_IN_ICLOUD')) not null default 'PENDING', \`last_error\` text null, \`updated_at\` datetime not null, primary key (\`id\`));`);
@@ -41,7 +41,7 @@ export class Migration20261124082414 extends Migration {
     this.addSql(`create index \`crm_calendar_member_calendar_id_index\` on \`crm_calendar_member\` (\`calendar_id\`);`);
     this.addSql(`create index \`crm_calendar_member_user_id_index\` on \`crm_calendar_member\` (\`user_id\`);`);
 
-    this.addSql(`create table \`calendar_integration\` (\`id\` text not null, \`user_id\` text not null, \`tenant_id\` text not null, \`provider\` text not null default 'ICLOUD', \`apple_id\` text not null, \`password_cipher\` text null, \`principal_url\` text not null, \`home_url\` text not null, \`status\` text check (\`status\` in ('CONNECTED', 'NEEDS_RECONNECT', 'ERROR', 'DISCONNECTED')) not null default 'CONNECTED', \`status_message\` text null, \`last_synced_at\` datetime null, \`next_sync_at\` datetime null, \`failure_count\` integer not null default 0, \`lease_owner\` text null, \`lease_until\` datetime null, \`created_at\` datetime not null, \`updated_at\` datetime not null, constraint \`calendar_integration_user_id_foreign\` foreign key(\`user_id\`) references \`user\`(\`id\`) on delete cascade on update cascade, primary key (\`id\`));`);
+    this.addSql(`create table \`calendar_integration\` (\`id\` text not null, \`user_id\` text not null, \`tenant_id\` text not null, \`provider\` text not null default 'ICLOUD', \`apple_id\` text not null, \`password_cipher\` text null, \`principal_url\` text not null, \`home_url\` text not null, \`status\` text check (\`status\` in ('CONNECTED', 'NEEDS_RECONNECT', 'ERROR', 'DISCONNECTED')) not null default 'CONNECTED', \`status_message\` text null, \`last_synced_at\` datetime null, \`next_sync_at\` datetime null, \`calendars_refreshed_at\` datetime null, \`failure_count\` integer not null default 0, \`lease_owner\` text null, \`lease_until\` datetime null, \`created_at\` datetime not null, \`updated_at\` datetime not null, constraint \`calendar_integration_user_id_foreign\` foreign key(\`user_id\`) references \`user\`(\`id\`) on delete cascade on update cascade, primary key (\`id\`));`);
     this.addSql(`create index \`calendar_integration_user_id_index\` on \`calendar_integration\` (\`user_id\`);`);
     this.addSql(`create index \`calendar_integration_tenant_id_index\` on \`calendar_integration\` (\`tenant_id\`);`);
     this.addSql(`create unique index \`calendar_integration_user_id_apple_id_unique\` on \`calendar_integration\` (\`user_id\`, \`apple_id\`);`);

@@ -1,6 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261124082421 extends Migration {
+export class Migration20261124083548 extends Migration {
 
   override async up(): Promise<void> {
     this.addSql(`create table "appointment_sync_link" ("id" uuid not null, "sync_key" varchar(255) not null, "user_id" uuid not null, "uid" varchar(255) not null, "calendar_href" text null, "href" text null, "etag" text null, "content_hash" varchar(255) null, "state" text check ("state" in ('PENDING', 'SYNCED', 'FAILED', 'NOT_CONNECTED', 'DELETED_IN_ICLOUD')) not null default 'PENDING', "last_error" text null, "updated_at" timestamptz not null, constraint "appointment_sync_link_pkey" primary key ("id"));`);
@@ -36,7 +36,7 @@ export class Migration20261124082421 extends Migration {
 
     this.addSql(`create table "crm_calendar_member" ("id" uuid not null, "calendar_id" uuid not null, "user_id" uuid not null, "priority" text check ("priority" in ('HIGH', 'MEDIUM', 'LOW')) not null default 'MEDIUM', "is_primary" boolean not null default false, constraint "crm_calendar_member_pkey" primary key ("id"));`);
 
-    this.addSql(`create table "calendar_integration" ("id" uuid not null, "user_id" uuid not null, "tenant_id" varchar(255) not null, "provider" varchar(255) not null default 'ICLOUD', "apple_id" varchar(255) not null, "password_cipher" text null, "principal_url" text not null, "home_url" text not null, "status" text check ("status" in ('CONNECTED', 'NEEDS_RECONNECT', 'ERROR', 'DISCONNECTED')) not null default 'CONNECTED', "status_message" text null, "last_synced_at" timestamptz null, "next_sync_at" timestamptz null, "failure_count" int not null default 0, "lease_owner" varchar(255) null, "lease_until" timestamptz null, "created_at" timestamptz not null, "updated_at" timestamptz not null, constraint "calendar_integration_pkey" primary key ("id"));`);
+    this.addSql(`create table "calendar_integration" ("id" uuid not null, "user_id" uuid not null, "tenant_id" varchar(255) not null, "provider" varchar(255) not null default 'ICLOUD', "apple_id" varchar(255) not null, "password_cipher" text null, "principal_url" text not null, "home_url" text not null, "status" text check ("status" in ('CONNECTED', 'NEEDS_RECONNECT', 'ERROR', 'DISCONNECTED')) not null default 'CONNECTED', "status_message" text null, "last_synced_at" timestamptz null, "next_sync_at" timestamptz null, "calendars_refreshed_at" timestamptz null, "failure_count" int not null default 0, "lease_owner" varchar(255) null, "lease_until" timestamptz null, "created_at" timestamptz not null, "updated_at" timestamptz not null, constraint "calendar_integration_pkey" primary key ("id"));`);
     this.addSql(`create index "calendar_integration_tenant_id_index" on "calendar_integration" ("tenant_id");`);
     this.addSql(`alter table "calendar_integration" add constraint "calendar_integration_user_id_apple_id_unique" unique ("user_id", "apple_id");`);
 
