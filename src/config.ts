@@ -11,6 +11,8 @@ export interface Config {
   /** `postgres://…` or a SQLite file path. */
   databaseUrl: string;
   redisUrl?: string;
+  /** Origins of browser front ends allowed to call the API (CORS); `*` for any. Empty: same origin only. */
+  corsOrigins: string[];
   jwtSecret: string;
   /** Current credentials key (32 bytes) followed by older keys that may still decrypt. */
   credentialsKeys: Buffer[];
@@ -79,6 +81,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     databaseUrl: env.DATABASE_URL ?? join(dataDir, 'crm-calendar.sqlite'),
     redisUrl: env.REDIS_URL || undefined,
+    corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     jwtSecret,
     credentialsKeys: [decodeKey(credKey, 'CREDENTIALS_KEY'), ...previous.map((k) => decodeKey(k, 'CREDENTIALS_PREVIOUS_KEYS'))],
     icloudCaldavUrl,

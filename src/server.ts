@@ -1,6 +1,7 @@
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
+import cors from 'cors';
 import express from 'express';
 import { GraphQLError, specifiedRules, validate, type GraphQLFormattedError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
@@ -89,6 +90,8 @@ export async function startServer(config: Config, logger: Logger, events: EventB
   app.get('/healthz', (_req, res) => void res.json({ ok: true }));
   app.use(
     GRAPHQL_PATH,
+    // Front ends send a bearer token, never cookies: listed origins (or any, with "*") may call the API.
+    cors({ origin: config.corsOrigins.includes('*') ? true : config.corsOrigins, maxAge: 600 }),
     express.json({ limit: '1mb' }),
     expressMiddleware(apollo, {
       context: async ({ req }) => {

@@ -1,9 +1,9 @@
 import { codeOf, dataOf, startTestApp, type TestApp } from './harness/app';
 
-describe('query limits', () => {
+describe('the GraphQL endpoint: query limits and CORS', () => {
   let app: TestApp;
   beforeAll(async () => {
-    app = await startTestApp({ caldavUrl: 'https://caldav.icloud.com' });
+    app = await startTestApp({ caldavUrl: 'https://caldav.icloud.com', env: { CORS_ORIGINS: 'https://crm.example.com' } });
   });
   afterAll(() => app?.close());
 
@@ -29,5 +29,11 @@ describe('query limits', () => {
   it('still answers an ordinary front-end query', async () => {
     const res = await app.gql(app.token('alice'), `{ viewer { id timezone } calendarIntegrations { id status calendars { id name isPrimary } } }`);
     expect(dataOf(res)).toEqual({ viewer: { id: 'alice', timezone: 'UTC' }, calendarIntegrations: [] });
+  });
+
+  it('answers a browser front end of a listed origin with CORS headers, and no other origin', async () => {
+    const preflight = (origin: string) => fetch(app.url, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' } });
+    expect((await preflight('https://crm.example.com')).headers.get('access-control-allow-origin')).toBe('https://crm.example.com');
+    expect((await preflight('https://evil.example.com')).headers.get('access-control-allow-origin')).toBeNull();
   });
 });
