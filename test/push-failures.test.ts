@@ -98,4 +98,17 @@ describe('pushing appointments to a misbehaving iCloud', () => {
     const warnings = dataOf(await f.app.gql(f.users.sam.token, `{ conflictWarnings(resolved: false) { kind appointmentId } }`)).conflictWarnings;
     expect(warnings).toContainEqual({ kind: 'DELETED_IN_ICLOUD', appointmentId: booked.id });
   });
+
+  it('moves the copies of upcoming appointments when the user picks another primary calendar', async () => {
+    const booked = await book('Follows the primary');
+    await f.pushed();
+    const { phone, token } = f.users.sam;
+    const { calendars } = dataOf(await f.app.gql(token, `{ calendarIntegrations { calendars { id name } } }`)).calendarIntegrations[0];
+    const home = calendars.find((c: { name: string }) => c.name === 'Calendar');
+    dataOf(await f.app.gql(token, `mutation($id: ID!) { setPrimaryCalendar(input: {calendarId: $id}) { id } }`, { id: home.id }));
+    await f.pushed();
+    const titles = async (slug: string) => (await phone.events(slug)).filter((e) => e.ics.includes('Follows the primary')).length;
+    expect([await titles('work'), await titles('home')]).toEqual([0, 1]);
+    expect((await appointment(booked.id)).syncState).toBe('SYNCED');
+  });
 });

@@ -64,10 +64,12 @@ export async function pushCopy(em: EntityManager, syncKey: string, userId: strin
     case 'forget':
       Object.assign(link, { href: null, etag: null, contentHash: null, ...synced });
       return 'done';
+    case 'move':
     case 'create':
     case 'update': {
+      if (action.type === 'move') await removeOldCopy(em, ctx, userId, action);
       const client = await ctx.clientFor(primary!);
-      if (action.type === 'create') {
+      if (action.type !== 'update') {
         // Write-ahead: the href is stored before the PUT, so that a lost answer or a crash leaves no orphan behind.
         Object.assign(link, { href: hrefFor(primary!, link), calendarHref: primary!.href, etag: null, contentHash: null });
         await em.flush();
@@ -80,6 +82,16 @@ export async function pushCopy(em: EntityManager, syncKey: string, userId: strin
       return 'done';
     }
   }
+}
+
+/**
+ * Removes the copy left in the previous primary calendar (If-Match, as every write). When that calendar's
+ * account is gone or disconnected there is nothing we may write to: the copy is forgotten.
+ */
+async function removeOldCopy(em: EntityManager, ctx: PushContext, userId: string, move: { oldHref: string; oldEtag: string | null; oldCalendarHref: string }): Promise<void> {
+  const old = await em.findOne(ExternalCalendar, { href: move.oldCalendarHref, integration: { user: userId } }, { populate: ['integration'] });
+  if (old && primaryState(old) === 'connected') await removeCopy(await ctx.clientFor(old), move.oldHref, move.oldEtag);
+  await em.nativeDelete(ExternalEvent, { href: move.oldHref });
 }
 
 function primaryState(primary: ExternalCalendar | null): PrimaryState {

@@ -19,6 +19,8 @@ export type PushAction =
   | { type: 'forget' }
   | { type: 'keepDeletedInICloud' }
   | { type: 'create' }
+  /** The user chose another primary calendar: remove the copy from the old one, then create it in the new. */
+  | { type: 'move'; oldHref: string; oldEtag: string | null; oldCalendarHref: string }
   | { type: 'update'; href: string; etag: string };
 
 /**
@@ -42,6 +44,8 @@ export function planPush(input: { primary: PrimaryState; primaryHref: string | n
   if (here && link.contentHash === desiredHash) return { type: 'markSynced' };
   // In iCloud, different: update the version we saw, with If-Match.
   if (here && link.etag) return { type: 'update', href: link.href!, etag: link.etag };
+  // In another calendar (the primary changed): move it, so that no stale copy is left behind.
+  if (link.href && link.calendarHref && link.calendarHref !== input.primaryHref) return { type: 'move', oldHref: link.href, oldEtag: link.etag, oldCalendarHref: link.calendarHref };
   // Not in this calendar yet: create it, with If-None-Match.
   return { type: 'create' };
 }
