@@ -54,6 +54,16 @@ describe('one user’s calendar account seen from another user or tenant', () =>
     });
   });
 
+  it('lets a tenant admin and support read a user\'s integrations, and no one else', async () => {
+    const listOf = async (token: string) => app.gql(token, `query($u: ID) { calendarIntegrations(userId: $u) { id } }`, { u: 'alice' });
+    for (const token of [app.token('boss', 'tenant-a', 'admin'), app.token('sue', 'tenant-a', 'support')]) {
+      expect(dataOf(await listOf(token)).calendarIntegrations).toEqual([{ id: integrationId }]);
+    }
+    expect(codeOf(await listOf(app.token('bob', 'tenant-a', 'user')))).toBe('NOT_FOUND');
+    // In tenant B, "alice" is another person (created on first sight above): she has no integration.
+    expect(dataOf(await listOf(app.token('mallory', 'tenant-b', 'admin'))).calendarIntegrations).toEqual([]);
+  });
+
   it('answers UNAUTHENTICATED without a token, with an expired one or with a forged one', async () => {
     expect(codeOf(await app.gql(undefined, INTEGRATIONS))).toBe('UNAUTHENTICATED');
     const expired = signToken({ sub: 'alice', tenantId: 'tenant-a', role: 'user' }, TEST_JWT_SECRET, -10);

@@ -1,7 +1,8 @@
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from '../context';
 import { Appointment } from '../entities/appointment.entity';
-import { checkRange, resolveSubject } from '../services/busy.service';
+import { checkRange } from '../services/range';
+import { resolveSubject } from '../services/user.service';
 import { toAppointmentDtos } from './appointment.mapper';
 import { AppointmentType, BookAppointmentInput, RescheduleAppointmentInput } from './appointment.types';
 

@@ -3,18 +3,22 @@ import type { Context } from '../context';
 import { ConflictWarning } from '../entities/conflict-warning.entity';
 import { AppError } from '../errors';
 import type { Topics } from '../pubsub';
-import { ensureUser } from '../services/user.service';
+import { ensureUser, resolveSubject } from '../services/user.service';
 import { toWarningDto } from './conflict-warning.mapper';
 import { ConflictWarningType } from './conflict-warning.types';
 import { visibleTo } from './visibility';
 
 @Resolver()
 export class ConflictWarningResolver {
-  @Query(() => [ConflictWarningType], { description: 'Your conflict warnings, newest first; `resolved` filters (omit for all).' })
-  async conflictWarnings(@Arg('resolved', () => Boolean, { nullable: true }) resolved: boolean | undefined, @Ctx() { em, principal }: Context): Promise<ConflictWarningType[]> {
-    const user = await ensureUser(em, principal);
+  @Query(() => [ConflictWarningType], { description: 'Conflict warnings, newest first: yours, or (tenant admins and support) a named user\'s; `resolved` filters (omit for all).' })
+  async conflictWarnings(
+    @Arg('resolved', () => Boolean, { nullable: true }) resolved: boolean | undefined,
+    @Arg('userId', () => ID, { nullable: true }) userId: string | undefined,
+    @Ctx() { em, principal }: Context,
+  ): Promise<ConflictWarningType[]> {
+    const user = await resolveSubject(em, principal, userId);
     const where = { tenantId: user.tenantId, userId: user.id, ...(resolved === undefined || resolved === null ? {} : { resolved }) };
-    return (await em.find(ConflictWarning, where, { orderBy: { createdAt: 'desc' }, limit: 200 })).map((w) => toWarningDto(w, principal.sub));
+    return (await em.find(ConflictWarning, where, { orderBy: { createdAt: 'desc' }, limit: 200 })).map((w) => toWarningDto(w, user.externalId));
   }
 
   @Mutation(() => ConflictWarningType, { description: 'Marks one of your warnings as dealt with.' })

@@ -5,7 +5,7 @@ import type { CrmCalendar } from '../entities/crm-calendar.entity';
 import { User } from '../entities/user.entity';
 import { AppError } from '../errors';
 import { availability } from '../services/availability.service';
-import { checkRange } from '../services/busy.service';
+import { checkRange } from '../services/range';
 import { calendarFor, createCrmCalendar, listCrmCalendars, updateCrmCalendar } from '../services/crm-calendar.service';
 import { isTimeZone } from '../services/user.service';
 import { CreateCrmCalendarInput, CrmCalendarObject, TimeSlotType } from './crm-calendar.types';

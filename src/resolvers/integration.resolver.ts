@@ -15,9 +15,9 @@ type StatusEvent = Topics['INTEGRATION_STATUS_CHANGED'][0];
 
 @Resolver(() => CalendarIntegrationType)
 export class IntegrationResolver {
-  @Query(() => [CalendarIntegrationType], { description: "The caller's connected calendar accounts." })
-  async calendarIntegrations(@Ctx() { em, principal, services }: Context): Promise<CalendarIntegrationType[]> {
-    return (await services.integrations.list(em, principal)).map(toIntegrationDto);
+  @Query(() => [CalendarIntegrationType], { description: "Your connected calendar accounts; a tenant admin (or support) may name a user's." })
+  async calendarIntegrations(@Arg('userId', () => ID, { nullable: true }) userId: string | undefined, @Ctx() { em, principal, services }: Context): Promise<CalendarIntegrationType[]> {
+    return (await services.integrations.list(em, principal, userId)).map(toIntegrationDto);
   }
 
   @Query(() => CalendarIntegrationType, { description: "One of the caller's accounts; NOT_FOUND for anyone else's." })

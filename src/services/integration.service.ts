@@ -15,7 +15,7 @@ import type { ConnectThrottle } from './connect-throttle.service';
 import { publishStatusIfChanged } from './integration-events';
 import type { OutboxService } from './outbox.service';
 import type { SyncService } from './sync.service';
-import { ensureUser } from './user.service';
+import { ensureUser, resolveSubject } from './user.service';
 import type { SyncRun } from '../entities/sync-run.entity';
 
 export interface IntegrationServiceDeps {
@@ -77,9 +77,12 @@ export class IntegrationService {
     return integration;
   }
 
-  /** Returns the caller's integrations, oldest first, with their calendars. */
-  async list(em: EntityManager, principal: Principal): Promise<CalendarIntegration[]> {
-    const user = await ensureUser(em, principal);
+  /**
+   * Returns a user's integrations, oldest first, with their calendars: the caller's, or (tenant admins and
+   * support) another user's of the tenant. Throws `NOT_FOUND` for a user the caller may not see.
+   */
+  async list(em: EntityManager, principal: Principal, userId?: string | null): Promise<CalendarIntegration[]> {
+    const user = await resolveSubject(em, principal, userId);
     return em.find(CalendarIntegration, { user }, { populate: ['calendars'], orderBy: { createdAt: 'asc' } });
   }
 

@@ -55,3 +55,15 @@ export async function setTimezone(em: EntityManager, principal: Principal, timez
   if (changed) await recomputeBusy(() => em.fork(), horizon(), { calendar: { integration: { user } } });
   return user;
 }
+
+/**
+ * Resolves whose data the caller asks for: themselves by default; a tenant admin (or support, read-only)
+ * may name another user of the tenant. Throws `NOT_FOUND` for a user the caller may not see, exactly as
+ * for one that does not exist.
+ */
+export async function resolveSubject(em: EntityManager, principal: Principal, userId?: string | null): Promise<User> {
+  if (!userId || userId === principal.sub) return ensureUser(em, principal);
+  const user = principal.role === 'user' ? null : await em.findOne(User, { tenantId: principal.tenantId, externalId: userId });
+  if (!user) throw new AppError('NOT_FOUND', `No user ${userId} you may see in this tenant.`);
+  return user;
+}
