@@ -1,4 +1,5 @@
 import { CrmCalendarType, MemberPriority, RoundRobinMode } from '../entities/crm-calendar.entity';
+import { classSessionKey } from '../sync/sync-key';
 import type { Slot } from './slots';
 
 /** Time a member cannot be booked: iCloud busy time, or an appointment with its buffers. */
@@ -35,8 +36,6 @@ export interface SlotAvailability extends Slot {
   assignTo: string[];
 }
 
-/** Sync key of a class session: ONE iCloud event for all its seats. */
-export const classSessionKey = (calendarId: string, start: Date) => `class:${calendarId}:${start.toISOString()}`;
 
 const RANK: Record<MemberPriority, number> = { HIGH: 0, MEDIUM: 1, LOW: 2 };
 

@@ -11,7 +11,7 @@ export enum SyncState {
 
 /**
  * One pushed copy: the iCloud event of a sync key in one user's primary calendar. The key is
- * `appt:<appointmentId>` for an appointment, `class:<calendarId>:<start ISO>` for a class session
+ * `appt:<appointmentId>` for an appointment, `class:<calendarId>:<start ISO>` for a class session (see sync/sync-key.ts)
  * (ONE event for all its seats). The status row of outbound sync: href, etag and content hash as written.
  */
 @Entity()

@@ -6,9 +6,9 @@ import { horizon } from '../sync/horizon';
 
 /**
  * Rolls the busy-time horizon forward: every stored iCloud event's busy intervals are recomputed for the
- * window of `now` (occurrences enter it at its far end and leave it 30 days back). Returns the number of events.
+ * window of `now` (occurrences enter it at its far end and leave it 30 days back).
  */
-export function rollHorizon(orm: Orm, now = new Date()): Promise<number> {
+export function rollHorizon(orm: Orm, now = new Date()): Promise<{ recomputed: number; skipped: string[] }> {
   return recomputeBusy(() => orm.fork(), horizon(now));
 }
 
@@ -18,7 +18,9 @@ export function startHorizonJob(orm: Orm, logger: Logger): () => Promise<void> {
     '17 3 * * *',
     async () => {
       try {
-        logger.info({ events: await rollHorizon(orm) }, 'busy-time horizon rolled forward');
+        const { recomputed, skipped } = await rollHorizon(orm);
+        logger.info({ recomputed }, 'busy-time horizon rolled forward');
+        if (skipped.length) logger.warn({ skipped }, 'stored iCloud events that no longer parse kept their old busy time');
       } catch (e) {
         logger.error({ err: e }, 'rolling the busy-time horizon failed');
       }

@@ -1,16 +1,17 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { classSessionKey, computeAvailability, type Block, type EngineMember, type SlotAvailability } from '../availability/availability.engine';
+import { computeAvailability, type Block, type EngineMember, type SlotAvailability } from '../availability/availability.engine';
 import { candidateSlots } from '../availability/slots';
 import { Appointment, AppointmentAssignee, AppointmentStatus } from '../entities/appointment.entity';
 import { BusyInterval } from '../entities/busy-interval.entity';
 import { IntegrationStatus } from '../entities/calendar-integration.entity';
 import { CrmCalendarType, type CrmCalendar } from '../entities/crm-calendar.entity';
+import { appointmentKey, classSessionKey } from '../sync/sync-key';
 
 const DAY_MS = 86400000;
 
 /** The sync key of an appointment: its class session, or the appointment itself. */
 export function syncKeyOf(appointment: { id: string; startsAt: Date; calendar: { id: string; type: CrmCalendarType } }): string {
-  return appointment.calendar.type === CrmCalendarType.CLASS_BOOKING ? classSessionKey(appointment.calendar.id, appointment.startsAt) : `appt:${appointment.id}`;
+  return appointment.calendar.type === CrmCalendarType.CLASS_BOOKING ? classSessionKey(appointment.calendar.id, appointment.startsAt) : appointmentKey(appointment.id);
 }
 
 /**

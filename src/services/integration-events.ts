@@ -1,4 +1,4 @@
-import type { CalendarIntegration, IntegrationStatus } from '../entities/calendar-integration.entity';
+import { IntegrationStatus, type CalendarIntegration } from '../entities/calendar-integration.entity';
 import type { EventBus } from '../pubsub';
 import { toIntegrationDto } from '../resolvers/integration.mapper';
 
@@ -13,4 +13,18 @@ export function publishStatusIfChanged(events: EventBus, integration: CalendarIn
     userId: integration.user.externalId,
     integration: toIntegrationDto(integration),
   });
+}
+
+const RECONNECT_MESSAGE =
+  'iCloud refused the app-specific password (it was revoked, or the Apple ID password changed, which revokes them all): ' +
+  'create a new app-specific password at appleid.apple.com and connect again.';
+
+/**
+ * A 401 on a working connection: the password was revoked. The integration waits, with no more attempts,
+ * until the user reconnects. Returns the status it had, for `publishStatusIfChanged`.
+ */
+export function markNeedsReconnect(integration: CalendarIntegration): IntegrationStatus {
+  const before = integration.status;
+  Object.assign(integration, { status: IntegrationStatus.NEEDS_RECONNECT, statusMessage: RECONNECT_MESSAGE, nextSyncAt: null });
+  return before;
 }

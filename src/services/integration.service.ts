@@ -12,7 +12,7 @@ import { CalDavClient } from '../sync/caldav.client';
 import { applyCalendarList, asksForAnotherPrimary } from './calendar-list';
 import { CalDavError } from '../sync/caldav.errors';
 import type { ConnectThrottle } from './connect-throttle.service';
-import { publishStatusIfChanged } from './integration-events';
+import { markNeedsReconnect, publishStatusIfChanged } from './integration-events';
 import type { OutboxService } from './outbox.service';
 import type { SyncService } from './sync.service';
 import { ensureUser, resolveSubject } from './user.service';
@@ -148,14 +148,12 @@ export class IntegrationService {
   async refreshCalendars(em: EntityManager, principal: Principal, id: string): Promise<CalendarIntegration> {
     const integration = await this.get(em, principal, id);
     const password = await this.password(em, integration);
-    const before = integration.status;
     try {
       const calendars = await this.client(integration.appleId, password).listCalendars(integration.homeUrl);
       applyCalendarList(integration, calendars);
     } catch (e) {
       if (e instanceof CalDavError && e.failure === 'AUTH') {
-        integration.status = IntegrationStatus.NEEDS_RECONNECT;
-        integration.statusMessage = 'iCloud refused the app-specific password (it was revoked or the Apple ID password changed): create a new app-specific password and connect again.';
+        const before = markNeedsReconnect(integration);
         await em.flush();
         publishStatusIfChanged(this.deps.events, integration, before);
       }

@@ -17,8 +17,7 @@ import { CalDavError } from '../sync/caldav.errors';
 import { uidFor } from '../sync/event-renderer';
 import { pushCopy } from '../sync/outbound.executor';
 import { syncKeyOf } from './availability.service';
-import { publishStatusIfChanged } from './integration-events';
-import { RECONNECT_MESSAGE } from './sync.service';
+import { markNeedsReconnect, publishStatusIfChanged } from './integration-events';
 
 export interface OutboxServiceDeps {
   orm: Orm;
@@ -169,8 +168,7 @@ export class OutboxService {
   private async needsReconnect(em: EntityManager, userId: string): Promise<void> {
     const integration = await em.findOne(CalendarIntegration, { user: userId, calendars: { isPrimary: true } }, { populate: ['user', 'calendars'] });
     if (!integration || integration.status === IntegrationStatus.NEEDS_RECONNECT) return;
-    const before = integration.status;
-    Object.assign(integration, { status: IntegrationStatus.NEEDS_RECONNECT, statusMessage: RECONNECT_MESSAGE, nextSyncAt: null });
+    const before = markNeedsReconnect(integration);
     await em.flush();
     publishStatusIfChanged(this.deps.events, integration, before);
   }

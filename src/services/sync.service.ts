@@ -20,7 +20,7 @@ import { horizon } from '../sync/horizon';
 import { applyInbound } from '../sync/inbound.executor';
 import { planInbound, type StoredObject } from '../sync/inbound.planner';
 import { applyCalendarList, CALENDAR_LIST_EVERY_MS } from './calendar-list';
-import { publishStatusIfChanged } from './integration-events';
+import { markNeedsReconnect, publishStatusIfChanged } from './integration-events';
 
 export interface SyncServiceDeps {
   icloudCaldavUrl: string;
@@ -31,9 +31,6 @@ export interface SyncServiceDeps {
   logger: Logger;
 }
 
-export const RECONNECT_MESSAGE =
-  'iCloud refused the app-specific password (it was revoked, or the Apple ID password changed, which revokes them all): ' +
-  'create a new app-specific password at appleid.apple.com and connect again.';
 
 /**
  * Runs one sync of one integration (Twenty's calendar module: a status machine per integration, failure
@@ -108,7 +105,7 @@ export class SyncService {
     if (e instanceof CalDavError && e.failure === 'AUTH') {
       // Retrying cannot help: no more attempts until the user reconnects.
       run.error = 'iCloud refused the app-specific password (401)';
-      Object.assign(integration, { status: IntegrationStatus.NEEDS_RECONNECT, statusMessage: RECONNECT_MESSAGE, nextSyncAt: null });
+      markNeedsReconnect(integration);
       return;
     }
     if (!(e instanceof CalDavError)) this.deps.logger.error({ err: e, integrationId: integration.id }, 'sync failed unexpectedly');

@@ -22,14 +22,16 @@ const BATCH = 200;
 /**
  * Recomputes the busy rows of stored iCloud events (all, or those matching `where`) for `window`, from the
  * stored iCalendar: no request to iCloud. Used when the horizon rolls forward and when a user's zone
- * changes (all-day and floating events move with it). Returns the number of events recomputed.
+ * changes (all-day and floating events move with it). Returns how many events were recomputed, and the hrefs
+ * of those that no longer parse (their busy rows are left as they were).
  */
-export async function recomputeBusy(fork: () => EntityManager, window: Interval, where: FilterQuery<ExternalEvent> = {}): Promise<number> {
+export async function recomputeBusy(fork: () => EntityManager, window: Interval, where: FilterQuery<ExternalEvent> = {}): Promise<{ recomputed: number; skipped: string[] }> {
   let done = 0;
+  const skipped: string[] = [];
   for (let offset = 0; ; offset += BATCH) {
     const em = fork();
     const events = await em.find(ExternalEvent, { ...(where as object), origin: EventOrigin.ICLOUD }, { populate: ['raw', 'calendar.integration'], orderBy: { id: 'asc' }, limit: BATCH, offset });
-    if (events.length === 0) return done;
+    if (events.length === 0) return { recomputed: done, skipped };
     await em.transactional(async (tx) => {
       for (const event of events) {
         const integration = event.calendar.integration;
@@ -40,6 +42,7 @@ export async function recomputeBusy(fork: () => EntityManager, window: Interval,
           done++;
         } catch (e) {
           if (!(e instanceof MalformedCalendarObject)) throw e;
+          skipped.push(event.href);
         }
       }
     });

@@ -1,7 +1,9 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { Appointment, AppointmentAssignee, AppointmentStatus } from '../entities/appointment.entity';
 import { ConflictKind, ConflictWarning } from '../entities/conflict-warning.entity';
-import type { Interval } from './ical-busy';
+import type { DesiredEvent } from './event-renderer';
+import type { Interval, ParsedEvent } from './ical-busy';
+import { appointmentsOf } from './sync-key';
 
 const fmt = (d: Date) => d.toISOString().replace(':00.000Z', 'Z').replace('T', ' ');
 
@@ -38,8 +40,7 @@ export async function doubleBookings(em: EntityManager, user: { id: string; tena
 
 /** The DELETED_IN_ICLOUD warning for a copy the user deleted in iCloud: the appointment stays, the user decides. */
 export async function deletedWarning(em: EntityManager, user: { id: string; tenantId: string }, syncKey: string): Promise<ConflictWarning> {
-  const where = syncKey.startsWith('appt:') ? { id: syncKey.slice('appt:'.length) } : { calendar: syncKey.split(':')[1], startsAt: new Date(syncKey.split(':').slice(2).join(':')) };
-  const appointment = await em.findOne(Appointment, where, { orderBy: { createdAt: 'asc' } });
+  const appointment = await em.findOne(Appointment, appointmentsOf(syncKey), { orderBy: { createdAt: 'asc' } });
   return em.create(ConflictWarning, {
     tenantId: user.tenantId,
     userId: user.id,
@@ -48,5 +49,20 @@ export async function deletedWarning(em: EntityManager, user: { id: string; tena
     message: `"${appointment?.title ?? 'A CRM appointment'}" was deleted in iCloud. It stays booked in the CRM: push it back to iCloud or cancel it.`,
     startsAt: appointment?.startsAt ?? null,
     endsAt: appointment?.endsAt ?? null,
+  });
+}
+
+/** The EDIT_CONFLICT warning when both sides changed a copy: says which version won and keeps the other. */
+export function editConflictWarning(em: EntityManager, user: { id: string; tenantId: string }, crm: DesiredEvent, icloud: ParsedEvent | undefined, kept: 'crm' | 'icloud'): ConflictWarning {
+  const lost = kept === 'icloud' ? { summary: crm.summary, startsAt: crm.start, endsAt: crm.end } : { summary: icloud?.summary, startsAt: icloud?.start, endsAt: icloud?.end };
+  return em.create(ConflictWarning, {
+    tenantId: user.tenantId,
+    userId: user.id,
+    kind: ConflictKind.EDIT_CONFLICT,
+    appointmentId: crm.appointmentIds[0],
+    message: `"${crm.summary}" was changed in the CRM and in iCloud; the ${kept === 'icloud' ? 'iCloud' : 'CRM'} version was kept (it is the later change).`,
+    startsAt: crm.start,
+    endsAt: crm.end,
+    details: { lost },
   });
 }

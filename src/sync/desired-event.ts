@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import { Appointment, AppointmentStatus } from '../entities/appointment.entity';
 import { CrmCalendarType } from '../entities/crm-calendar.entity';
 import type { DesiredEvent } from './event-renderer';
+import { appointmentsOf } from './sync-key';
 
 function contactLine(c: { name: string; email: string | null; phone: string | null }): string {
   return [c.name, c.email ? `<${c.email}>` : null, c.phone].filter(Boolean).join(' ');
@@ -13,15 +14,9 @@ function contactLine(c: { name: string; email: string | null; phone: string | nu
  * reassigned, last seat freed). A class session is ONE event listing its booked seats, "Yoga (7/12)".
  */
 export async function desiredEvent(em: EntityManager, syncKey: string, userId: string, uid: string): Promise<DesiredEvent | null> {
-  const where = syncKey.startsWith('class:')
-    ? (() => {
-        const [, calendarId, startIso] = /^class:([^:]+):(.+)$/.exec(syncKey)!;
-        return { calendar: calendarId, startsAt: new Date(startIso) };
-      })()
-    : { id: syncKey.slice('appt:'.length) };
   const appointments = await em.find(
     Appointment,
-    { ...where, status: AppointmentStatus.BOOKED, assignees: { userId, active: true } },
+    { ...appointmentsOf(syncKey), status: AppointmentStatus.BOOKED, assignees: { userId, active: true } },
     { populate: ['calendar', 'contact'], orderBy: { createdAt: 'asc' } },
   );
   if (appointments.length === 0) return null;

@@ -10,6 +10,7 @@ import { replaceBusy } from './busy-index';
 import { deletedWarning, doubleBookings } from './conflicts';
 import type { ParsedEvent } from './ical-busy';
 import type { InboundPlan } from './inbound.planner';
+import { parseSyncKey } from './sync-key';
 
 /** Counts a sync run reports, what it skipped (`warnings`), and the warnings it raised for the CRM user. */
 export interface ApplyResult {
@@ -67,7 +68,8 @@ export async function applyInbound(
           await store({ ...action, events: [action.event] });
           const link = links.get(action.href)!;
           Object.assign(link, { etag: action.etag, contentHash: action.contentHash, state: SyncState.SYNCED, lastError: null });
-          const appointment = await applyICloudEdit(tx, action.syncKey.slice('appt:'.length), action.event);
+          const target = parseSyncKey(action.syncKey);
+          const appointment = target.kind === 'appointment' ? await applyICloudEdit(tx, target.appointmentId, action.event) : null;
           if (appointment) {
             result.updated++;
             const moved = { start: appointment.startsAt, end: appointment.endsAt };

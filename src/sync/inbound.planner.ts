@@ -1,4 +1,5 @@
 import type { ParsedEvent } from './ical-busy';
+import { isSessionKey } from './sync-key';
 
 /** What is stored of one href since the last sync (the status row). */
 export interface StoredObject {
@@ -128,7 +129,7 @@ export function planInbound(input: {
     // Our copy changed on both sides: leave it to the pending push, whose 412 applies the later-change rule.
     else if (copy?.pendingPush) continue;
     // A class session edited in iCloud: the CRM owns its seats and time, so the session is written back.
-    else if (copy?.syncKey.startsWith('class:')) actions.push({ type: 'pushToICloud', href: got.href, etag: got.etag, syncKey: copy.syncKey });
+    else if (copy && isSessionKey(copy.syncKey)) actions.push({ type: 'pushToICloud', href: got.href, etag: got.etag, syncKey: copy.syncKey });
     // An appointment moved or edited on the iPhone: the CRM follows.
     else if (copy) actions.push({ type: 'updateAppointmentFromICloud', href: got.href, etag: got.etag, data: got.data, contentHash: got.contentHash, syncKey: copy.syncKey, event: got.events[0] });
     // New in iCloud: store it and its busy time.

@@ -1,12 +1,12 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { IntegrationStatus } from '../entities/calendar-integration.entity';
-import { ConflictKind, ConflictWarning } from '../entities/conflict-warning.entity';
+import type { ConflictWarning } from '../entities/conflict-warning.entity';
 import { ExternalCalendar } from '../entities/external-calendar.entity';
 import { EventOrigin, ExternalEvent } from '../entities/external-event.entity';
 import { AppointmentSyncLink, SyncState } from '../entities/sync-link.entity';
 import { User } from '../entities/user.entity';
 import { applyICloudEdit } from './appointment-from-icloud';
-import { deletedWarning } from './conflicts';
+import { deletedWarning, editConflictWarning } from './conflicts';
 import type { CalDavClient } from './caldav.client';
 import { CalDavError } from './caldav.errors';
 import { deleteObject, getObject, putObject } from './caldav-objects';
@@ -15,6 +15,7 @@ import { laterChangeWins, planPush, type PrimaryState } from './push.planner';
 import { renderEvent, uidFor, type DesiredEvent } from './event-renderer';
 import { parseCalendarObject } from './ical-busy';
 import { contentHash } from './ical-hash';
+import { isSessionKey } from './sync-key';
 
 /** How a push ended: done (the entry goes), or waiting for the user to reconnect (the entry stays). */
 export type PushOutcome = 'done' | 'waitingForReconnect';
@@ -26,7 +27,8 @@ export interface PushContext {
   warn(warning: ConflictWarning): void;
 }
 
-const WINDOW = { start: new Date(0), end: new Date(8640000000000000) };
+/** Only the event's own fields are needed here: an empty window expands no occurrences. */
+const NO_BUSY = { start: new Date(0), end: new Date(0) };
 
 /**
  * Brings the iCloud copy of one sync key in one user's primary calendar in line with the CRM (decide
@@ -134,19 +136,9 @@ async function update(em: EntityManager, client: CalDavClient, link: Appointment
     ctx.warn(await deletedWarning(em, user, link.syncKey));
     return null;
   }
-  const [theirs] = parseCalendarObject(current.data, { timezone: desired.timezone, accountAddresses: [], window: WINDOW });
-  const icloudLater = laterChangeWins({ crmModified: desired.lastModified, icloudModified: theirs?.lastModified ?? null, session: link.syncKey.startsWith('class:') }) === 'icloud';
-  const loser = icloudLater ? { summary: desired.summary, startsAt: desired.start, endsAt: desired.end } : { summary: theirs?.summary, startsAt: theirs?.start, endsAt: theirs?.end };
-  ctx.warn(em.create(ConflictWarning, {
-    tenantId: user.tenantId,
-    userId: user.id,
-    kind: ConflictKind.EDIT_CONFLICT,
-    appointmentId: desired.appointmentIds[0],
-    message: `"${desired.summary}" was changed in the CRM and in iCloud; the ${icloudLater ? 'iCloud' : 'CRM'} version was kept (it is the later change).`,
-    startsAt: desired.start,
-    endsAt: desired.end,
-    details: { lost: loser },
-  }));
+  const [theirs] = parseCalendarObject(current.data, { timezone: desired.timezone, accountAddresses: [], window: NO_BUSY });
+  const icloudLater = laterChangeWins({ crmModified: desired.lastModified, icloudModified: theirs?.lastModified ?? null, session: isSessionKey(link.syncKey) }) === 'icloud';
+  ctx.warn(editConflictWarning(em, user, desired, theirs, icloudLater ? 'icloud' : 'crm'));
   if (icloudLater) {
     await applyICloudEdit(em, desired.appointmentIds[0], theirs);
     Object.assign(link, { etag: current.etag, contentHash: contentHash(current.data), state: SyncState.SYNCED, lastError: null });
