@@ -1,6 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { keyId } from '../src/auth/credentials.cipher';
 import { radicaleTarget, type CalDavTarget, type TargetAccount } from './harness/caldav-targets';
 import { CONNECT, dataOf, INTEGRATION_FIELDS, INTEGRATIONS, startTestApp } from './harness/app';
 import { startPostgres, type PostgresServer } from './harness/postgres';
@@ -27,7 +29,7 @@ describe.each(databases)('integrations persisted on $name', ({ start }) => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('survive a restart: calendars, choices and the encrypted password (migrations applied at each start)', async () => {
+  it('survive a restart: calendars, choices and the encrypted password (migrations applied at each start), and a key rotation', async () => {
     const options = { caldavUrl: account.serverUrl, databaseUrl: db.url, dataDir };
     const first = await startTestApp(options);
     const token = first.token('alice');
@@ -45,6 +47,19 @@ describe.each(databases)('integrations persisted on $name', ({ start }) => {
       expect(refreshed.refreshCalendarList).toEqual(before[0]);
     } finally {
       await second.close();
+    }
+
+    // Key rotation: a new CREDENTIALS_KEY with the old one listed as previous; the next sync seals the password anew.
+    const oldKey = readFileSync(join(dataDir, 'dev-credentials-key'), 'utf8').trim();
+    const newKey = randomBytes(32);
+    const third = await startTestApp({ ...options, env: { CREDENTIALS_KEY: newKey.toString('base64'), CREDENTIALS_PREVIOUS_KEYS: oldKey } });
+    try {
+      const sealed = async () => ((await third.server.orm.orm.em.getConnection().execute('select password_cipher from calendar_integration'))[0].password_cipher as string).split(':')[1];
+      expect(await sealed()).toBe(keyId(Buffer.from(oldKey, 'base64')));
+      expect(dataOf(await third.gql(third.token('alice'), `mutation($id: ID!) { syncNow(integrationId: $id) { outcome } }`, { id })).syncNow.outcome).toBe('SUCCESS');
+      expect(await sealed()).toBe(keyId(newKey));
+    } finally {
+      await third.close();
     }
   });
 });

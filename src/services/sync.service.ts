@@ -49,6 +49,8 @@ export class SyncService {
     const run = em.create(SyncRun, { integration, startedAt: new Date() });
     const before = integration.status;
     const password = this.deps.cipher.decrypt(integration.passwordCipher!, integration.id);
+    // Key rotation: a password sealed with an older key is sealed again with the current one.
+    if (this.deps.cipher.needsRotation(integration.passwordCipher!)) integration.passwordCipher = this.deps.cipher.encrypt(password, integration.id);
     const client = new CalDavClient({ serverUrl: this.deps.icloudCaldavUrl, username: integration.appleId, password, timeoutMs: this.deps.caldavTimeoutMs });
     const conflicts: ConflictWarning[] = [];
     try {
