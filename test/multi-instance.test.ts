@@ -152,6 +152,7 @@ describe('several instances on one PostgreSQL and one Redis', () => {
     expect(run).not.toBeNull();
     expect(run!.startedAt.getTime()).toBeGreaterThanOrEqual(held!.leaseUntil!.getTime() - 50); // the dead lease had to expire first
     expect(runsExecutedBy(survivor)).toContain(run!.id);
-    expect(await em.fork().count(SyncRun, { finishedAt: null })).toBe(0);
+    // The killed instance's run (if it was stored) is closed as interrupted, not left open; the survivor may be mid-run on others.
+    expect(await em.fork().count(SyncRun, { finishedAt: null, startedAt: { $lt: run!.startedAt } })).toBe(0);
   }, 60000);
 });

@@ -1,6 +1,5 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import pLimit from 'p-limit';
-import { randomUUID } from 'node:crypto';
 import { CalendarIntegration } from '../entities/calendar-integration.entity';
 import type { Logger } from '../logger';
 import type { Orm } from '../orm';
@@ -33,7 +32,7 @@ export interface ReconcileJob {
  * Each run gets its own EntityManager fork.
  */
 export function startReconcileJob(options: ReconcileJobOptions): ReconcileJob {
-  const owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
+  const owner = options.sync.owner;
   const limit = pLimit(options.concurrency);
   const hosts = new Map<string, ReturnType<typeof pLimit>>();
   const perHost = (url: string) => {

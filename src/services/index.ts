@@ -24,7 +24,7 @@ export interface Services {
 export function createServices(config: Config, orm: Orm, events: EventBus, logger: Logger): Services {
   const cipher = new CredentialsCipher(config.credentialsKeys);
   const caldav = { icloudCaldavUrl: config.icloudCaldavUrl, caldavTimeoutMs: config.caldavTimeoutMs };
-  const sync = new SyncService({ ...caldav, syncIntervalSeconds: config.syncIntervalSeconds, cipher, events, logger });
+  const sync = new SyncService({ ...caldav, orm, syncIntervalSeconds: config.syncIntervalSeconds, leaseSeconds: config.syncLeaseSeconds, cipher, events, logger });
   const outbox = new OutboxService({ ...caldav, orm, cipher, events, logger, leaseSeconds: config.syncLeaseSeconds });
   const booking = new BookingService({ mutex: new KeyedMutex(), rowLocks: dialectOf(config.databaseUrl) === 'postgresql', afterCommit: () => outbox.kick() });
   const integrations = new IntegrationService({

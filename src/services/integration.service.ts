@@ -164,7 +164,8 @@ export class IntegrationService {
   }
 
   /**
-   * Syncs one of the caller's integrations at once and returns the finished run. Throws `NOT_FOUND`,
+   * Syncs one of the caller's integrations at once and returns the finished run (joining a run already
+   * under way rather than doing the work twice). Throws `NOT_FOUND`,
    * `INTEGRATION_DISCONNECTED`, or `INTEGRATION_NEEDS_RECONNECT` (a new app-specific password is needed first).
    */
   async syncNow(em: EntityManager, principal: Principal, id: string): Promise<SyncRun> {
@@ -175,7 +176,7 @@ export class IntegrationService {
     if (integration.status === IntegrationStatus.NEEDS_RECONNECT) {
       throw new AppError('INTEGRATION_NEEDS_RECONNECT', integration.statusMessage ?? 'Connect this account again with a new app-specific password.');
     }
-    return this.deps.sync.syncIntegration(em, integration.id);
+    return this.deps.sync.syncNow(em, integration.id);
   }
 
   /** Decrypts the stored password. Throws `INTEGRATION_DISCONNECTED` when there is none. */

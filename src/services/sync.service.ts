@@ -1,10 +1,12 @@
 import type { EntityManager } from '@mikro-orm/core';
+import { randomUUID } from 'node:crypto';
 import type { CredentialsCipher } from '../auth/credentials.cipher';
 import { CalendarIntegration, IntegrationStatus } from '../entities/calendar-integration.entity';
 import type { ExternalCalendar } from '../entities/external-calendar.entity';
 import { ExternalEvent } from '../entities/external-event.entity';
 import { SyncOutcome, SyncRun } from '../entities/sync-run.entity';
 import type { Logger } from '../logger';
+import type { Orm } from '../orm';
 import type { EventBus } from '../pubsub';
 import { toWarningDto } from '../resolvers/conflict-warning.mapper';
 import { toSyncRunDto } from '../resolvers/sync-run.mapper';
@@ -17,19 +19,28 @@ import { CalDavClient } from '../sync/caldav.client';
 import { CalDavError } from '../sync/caldav.errors';
 import { readCalendar } from '../sync/calendar-reader';
 import { horizon } from '../sync/horizon';
+import { claimLease, releaseLease } from '../sync/lease';
 import { applyInbound } from '../sync/inbound.executor';
 import { planInbound, type StoredObject } from '../sync/inbound.planner';
 import { applyCalendarList, CALENDAR_LIST_EVERY_MS } from './calendar-list';
 import { markNeedsReconnect, publishStatusIfChanged } from './integration-events';
 
 export interface SyncServiceDeps {
+  orm: Orm;
   icloudCaldavUrl: string;
   caldavTimeoutMs: number;
   syncIntervalSeconds: number;
   cipher: CredentialsCipher;
   events: EventBus;
   logger: Logger;
+  /** How long a claimed integration stays leased (a crashed process's lease expires after this). */
+  leaseSeconds: number;
 }
+
+/** Why a run has no end: the process running it died; the next holder of the lease closes it. */
+export const INTERRUPTED = 'interrupted: the server running this sync stopped before it finished; the next sync redid the work';
+
+const JOIN_POLL_MS = 250;
 
 
 /**
@@ -37,14 +48,53 @@ export interface SyncServiceDeps {
  * counts with exponential backoff, auth failure as a terminal "reconnect" state, cursors per calendar).
  */
 export class SyncService {
+  /** Lease owner of this process: the reconciler and `syncNow` claim integrations under it. */
+  readonly owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
+  /** Runs under way in this process, by integration: a second request joins the first. */
+  private readonly inFlight = new Map<string, Promise<SyncRun>>();
+
   constructor(private readonly deps: SyncServiceDeps) {}
+
+  /**
+   * Syncs one integration now, for a user's `syncNow`. A run already under way for it (here or on
+   * another instance, which holds its lease) is joined instead of done twice. Returns the finished run.
+   */
+  async syncNow(em: EntityManager, integrationId: string): Promise<SyncRun> {
+    const requestedAt = new Date();
+    for (;;) {
+      const local = this.inFlight.get(integrationId);
+      if (local) return local;
+      if (await claimLease(this.deps.orm.fork(), integrationId, this.owner, this.deps.leaseSeconds)) {
+        try {
+          return await this.syncIntegration(em, integrationId);
+        } finally {
+          await releaseLease(this.deps.orm.fork(), integrationId, this.owner);
+        }
+      }
+      // Another instance holds the lease: its run ends (or its lease expires, and we claim it above).
+      await new Promise((r) => setTimeout(r, JOIN_POLL_MS));
+      const joined = await em.fork().findOne(SyncRun, { integration: integrationId, finishedAt: { $gte: requestedAt } }, { orderBy: { finishedAt: 'desc' } });
+      if (joined) return joined;
+    }
+  }
 
   /**
    * Syncs every calendar of the integration that is checked for conflicts, stores and publishes the
    * `SyncRun`, and updates the integration's status, failure count and next sync time. Returns the run;
    * a failed sync is a run with outcome `FAILED`, not an exception. Throws only for a disconnected integration.
+   * The caller holds the integration's lease; a second call while one is under way joins it.
    */
   async syncIntegration(em: EntityManager, integrationId: string): Promise<SyncRun> {
+    const running = this.inFlight.get(integrationId);
+    if (running) return running;
+    const run = this.runOnce(em, integrationId).finally(() => this.inFlight.delete(integrationId));
+    this.inFlight.set(integrationId, run);
+    return run;
+  }
+
+  private async runOnce(em: EntityManager, integrationId: string): Promise<SyncRun> {
+    // The caller holds the lease: a run still open was left by a process that died holding it.
+    await em.nativeUpdate(SyncRun, { integration: integrationId, finishedAt: null }, { finishedAt: new Date(), outcome: SyncOutcome.FAILED, error: INTERRUPTED });
     const integration = await em.findOneOrFail(CalendarIntegration, integrationId, { populate: ['calendars', 'user', 'passwordCipher'] });
     const run = em.create(SyncRun, { integration, startedAt: new Date() });
     const before = integration.status;
