@@ -3,6 +3,7 @@ import { createDAVClient } from 'tsdav';
 import { CalDavClient } from '../src/sync/caldav.client';
 import { readCalendar } from '../src/sync/calendar-reader';
 import { horizon } from '../src/sync/horizon';
+import { createIcalReader } from '../src/sync/ical.pool';
 import type { StoredObject } from '../src/sync/inbound.planner';
 import { radicaleTarget } from '../test/harness/caldav-targets';
 import { Phone, vevent } from '../test/harness/phone';
@@ -20,6 +21,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
 async function main(): Promise<void> {
   const target = await radicaleTarget();
+  const reader = createIcalReader();
   try {
     const account = await target.newAccount();
     const phone = new Phone(target, account);
@@ -30,7 +32,7 @@ async function main(): Promise<void> {
     const client = () => new CalDavClient({ serverUrl: account.serverUrl, username: account.appleId, password: account.appSpecificPassword, timeoutMs: 30000 });
 
     // Ours: a first full read gives the token and status rows; later reads start from them.
-    const first = await readCalendar(client(), { href: calendarUrl, syncToken: null, ctag: null, lastFullSyncAt: null }, new Map(), ctx);
+    const first = await readCalendar(client(), { href: calendarUrl, syncToken: null, ctag: null, lastFullSyncAt: null }, new Map(), ctx, reader);
     const stored = new Map<string, StoredObject>([...first.fetched.values()].map((o) => [o.href, { href: o.href, etag: o.etag, contentHash: 'contentHash' in o ? o.contentHash : '' }]));
     const state = { href: calendarUrl, syncToken: first.token, ctag: first.ctag, lastFullSyncAt: new Date() };
 
@@ -51,7 +53,7 @@ async function main(): Promise<void> {
     };
     const oursRead = async () => {
       const c = client();
-      await readCalendar(c, state, stored, ctx);
+      await readCalendar(c, state, stored, ctx, reader);
       return c.requests;
     };
 
@@ -68,6 +70,7 @@ async function main(): Promise<void> {
     for (const row of rows) console.log(row);
     console.log(await benchAvailability(target, ROUNDS));
   } finally {
+    await reader.close();
     await target.stop();
   }
 }

@@ -117,7 +117,7 @@ export async function startServer(config: Config, logger: Logger, events: EventB
     perHost: config.syncPerHost,
     leaseSeconds: config.syncLeaseSeconds,
   });
-  const stopJobs = config.syncCron ? [startHorizonJob(orm, logger), startOutboxJob(services.outbox)] : [];
+  const stopJobs = config.syncCron ? [startHorizonJob(orm, services.ical, logger), startOutboxJob(services.outbox)] : [];
   const { port } = httpServer.address() as AddressInfo;
   const url = `http://localhost:${port}${GRAPHQL_PATH}`;
   logger.info({ url }, 'GraphQL server listening (HTTP and WebSocket)');
@@ -132,6 +132,7 @@ export async function startServer(config: Config, logger: Logger, events: EventB
       await services.outbox.idle();
       await apollo.stop();
       await events.close();
+      await services.ical.close();
       await orm.close();
     },
   };

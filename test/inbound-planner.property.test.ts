@@ -42,7 +42,7 @@ function fetchFrom(remote: Remote, hrefs: string[], lost: Set<string>): Map<stri
   for (const href of hrefs) {
     const o = remote.get(href);
     if (!o || lost.has(href)) continue; // the server did not return it this time
-    out.set(href, { href, etag: o.etag, data: o.content, contentHash: o.content, events: [{ uid: href, summary: o.content, description: null, location: null, start: null, end: null, recurring: false, lastModified: null, busy: [] }] });
+    out.set(href, { href, etag: o.etag, data: o.content, contentHash: o.content, events: [{ uid: href, summary: o.content, description: null, location: null, start: null, end: null, recurring: false, lastModified: null, busy: [], warnings: [] }] });
   }
   return out;
 }

@@ -101,3 +101,54 @@ describe('syncing against a misbehaving iCloud', () => {
     expect(await status(f)).toMatchObject({ status: 'CONNECTED', statusMessage: null });
   });
 });
+
+/** One user's hostile calendar: the run is PARTIAL, the status names what could not be read, others sync on. */
+describe('syncing hostile calendar data through the API', () => {
+  const suite = syncSuite(icloudTarget);
+  const emulator = () => suite.target().emulator;
+
+  it('stores an endless minutely series as a busy block, skips an empty and a deeply nested object by name, and keeps syncing the rest', async () => {
+    const [f, other] = [await suite.fixture(), await suite.fixture()];
+    await f.phone.put('work', vevent('pager', dayAt(2, 8), dayAt(2, 9), 'Pager duty', ['RRULE:FREQ=MINUTELY']));
+    await f.phone.put('work', vevent('lunch', dayAt(1, 12), dayAt(1, 13), 'Lunch'));
+    await f.phone.put('work', vevent('empty', dayAt(3, 9), dayAt(3, 10), 'Empty one'), 'EMPTY-OBJECT.ics');
+    await other.phone.put('work', vevent('o1', dayAt(2, 9), dayAt(2, 10), 'Other user'));
+    emulator().corrupt('EMPTY-OBJECT.ics', '');
+    try {
+      const [run, otherRun] = await Promise.all([f.syncNow(), other.syncNow()]);
+      expect(otherRun).toMatchObject({ outcome: 'SUCCESS', created: 1 });
+      expect(run).toMatchObject({ outcome: 'PARTIAL', created: 2 });
+      expect(run.warnings.join('\n')).toMatch(/"Pager duty" repeats every minute: counted as busy/);
+      expect(run.warnings.join('\n')).toMatch(/skipped EMPTY-OBJECT\.ics: the calendar object is empty/);
+    } finally {
+      emulator().corrupt(null);
+    }
+    const horizonEnd = new Date(Date.now() + 400 * 86400000);
+    const blocked = await f.blocked(new Date(Date.now() - 86400000), new Date(Date.now() + 90 * 86400000));
+    expect(blocked.map((b) => b.title)).toEqual(['Lunch', 'Pager duty']);
+    expect(blocked[1].startsAt).toBe(dayAt(2, 8).replace('Z', '.000Z'));
+    expect(new Date(blocked[1].endsAt).getTime()).toBeGreaterThan(Date.now() + 360 * 86400000);
+    expect(new Date(blocked[1].endsAt).getTime()).toBeLessThan(horizonEnd.getTime());
+    const status = dataOf(await f.app.gql(f.token, INTEGRATIONS)).calendarIntegrations[0];
+    expect(status).toMatchObject({ status: 'CONNECTED', statusMessage: expect.stringMatching(/could not be read.*EMPTY-OBJECT\.ics/) });
+    // The broken object is remembered by its etag: not fetched again, still named until it changes.
+    expect(await f.syncNow()).toMatchObject({ outcome: 'SUCCESS', requests: 1 });
+    expect(dataOf(await f.app.gql(f.token, INTEGRATIONS)).calendarIntegrations[0].statusMessage).toMatch(/EMPTY-OBJECT\.ics/);
+  });
+
+  it('skips an object of 20,000 nested components with a warning naming it', async () => {
+    const f = await suite.fixture();
+    await f.phone.put('work', vevent('deep', dayAt(3, 9), dayAt(3, 10), 'Deep'), 'DEEP-OBJECT.ics');
+    await f.phone.put('work', vevent('fine', dayAt(4, 9), dayAt(4, 10), 'Fine'));
+    const nested = ['BEGIN:VCALENDAR', ...Array.from({ length: 20000 }, () => 'BEGIN:X-NEST'), ...Array.from({ length: 20000 }, () => 'END:X-NEST'), 'END:VCALENDAR'].join('\r\n');
+    emulator().corrupt('DEEP-OBJECT.ics', nested);
+    try {
+      const run = await f.syncNow();
+      expect(run).toMatchObject({ outcome: 'PARTIAL', created: 1 });
+      expect(run.warnings.join()).toMatch(/DEEP-OBJECT\.ics: the calendar object nests components deeper than 8 levels/);
+    } finally {
+      emulator().corrupt(null);
+    }
+    expect((await f.blocked()).map((b) => b.title)).toEqual(['Fine']);
+  });
+});

@@ -90,7 +90,7 @@ function inbound(w: World): void {
   const fetched = new Map<string, FetchedObject>();
   for (const href of planFetch(w.stored, listing)) {
     const o = w.server.get(href)!;
-    fetched.set(href, { href, etag: o.etag, data: o.content, contentHash: o.content, events: [{ uid: 'x', summary: o.content, description: null, location: null, start: null, end: null, recurring: false, lastModified: new Date(o.modified), busy: [] }] });
+    fetched.set(href, { href, etag: o.etag, data: o.content, contentHash: o.content, events: [{ uid: 'x', summary: o.content, description: null, location: null, start: null, end: null, recurring: false, lastModified: new Date(o.modified), busy: [], warnings: [] }] });
   }
   const copies = new Map<string, CrmCopy>(w.link.href ? [[w.link.href, { href: w.link.href, syncKey: 'appt:x', contentHash: w.link.contentHash, pendingPush: w.link.pending }]] : []);
   const plan = planInbound({ stored: w.stored, listing, fetched, emptyListingConfirmed: true, copies });

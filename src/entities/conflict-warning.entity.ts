@@ -11,7 +11,7 @@ export enum ConflictKind {
 @Entity()
 @Index({ properties: ['tenantId', 'userId', 'resolved'] })
 export class ConflictWarning {
-  [OptionalProps]?: 'id' | 'appointmentId' | 'startsAt' | 'endsAt' | 'details' | 'createdAt' | 'resolved';
+  [OptionalProps]?: 'id' | 'appointmentId' | 'source' | 'startsAt' | 'endsAt' | 'details' | 'createdAt' | 'resolved';
 
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();
@@ -28,6 +28,10 @@ export class ConflictWarning {
 
   @Property({ type: 'uuid', nullable: true })
   appointmentId: string | null = null;
+
+  /** What caused it (the href of the iCloud event): one DOUBLE_BOOKING per event and appointment, not per occurrence. */
+  @Property({ type: 'text', nullable: true })
+  source: string | null = null;
 
   @Property({ type: 'text' })
   message!: string;

@@ -13,7 +13,7 @@ export enum EventOrigin {
 @Entity()
 @Unique({ properties: ['calendar', 'href'] })
 export class ExternalEvent {
-  [OptionalProps]?: 'id' | 'summary' | 'origin' | 'lastModified' | 'updatedAt';
+  [OptionalProps]?: 'id' | 'summary' | 'origin' | 'lastModified' | 'unreadable' | 'updatedAt';
 
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();
@@ -46,6 +46,13 @@ export class ExternalEvent {
 
   @Property({ type: 'datetime', nullable: true })
   lastModified: Date | null = null;
+
+  /**
+   * Why this version (this etag) could not be read; null when it was. Kept so that it is not fetched again
+   * until it changes, and so that the integration's status names it until then.
+   */
+  @Property({ type: 'text', nullable: true })
+  unreadable: string | null = null;
 
   @Property({ type: 'datetime', onUpdate: () => new Date() })
   updatedAt: Date = new Date();

@@ -3,22 +3,23 @@ import type { Logger } from '../logger';
 import type { Orm } from '../orm';
 import { recomputeBusy } from '../sync/busy-index';
 import { horizon } from '../sync/horizon';
+import type { IcalReader } from '../sync/ical.pool';
 
 /**
  * Rolls the busy-time horizon forward: every stored iCloud event's busy intervals are recomputed for the
  * window of `now` (occurrences enter it at its far end and leave it 30 days back).
  */
-export function rollHorizon(orm: Orm, now = new Date()): Promise<{ recomputed: number; skipped: string[] }> {
-  return recomputeBusy(() => orm.fork(), horizon(now));
+export function rollHorizon(orm: Orm, reader: IcalReader, now = new Date()): Promise<{ recomputed: number; skipped: string[] }> {
+  return recomputeBusy(() => orm.fork(), reader, horizon(now));
 }
 
 /** Schedules `rollHorizon` daily (03:17 UTC). Returns a stop function. */
-export function startHorizonJob(orm: Orm, logger: Logger): () => Promise<void> {
+export function startHorizonJob(orm: Orm, reader: IcalReader, logger: Logger): () => Promise<void> {
   const task: ScheduledTask = cron.schedule(
     '17 3 * * *',
     async () => {
       try {
-        const { recomputed, skipped } = await rollHorizon(orm);
+        const { recomputed, skipped } = await rollHorizon(orm, reader);
         logger.info({ recomputed }, 'busy-time horizon rolled forward');
         if (skipped.length) logger.warn({ skipped }, 'stored iCloud events that no longer parse kept their old busy time');
       } catch (e) {

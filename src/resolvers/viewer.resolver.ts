@@ -34,7 +34,7 @@ export class ViewerResolver {
   }
 
   @Mutation(() => ViewerType, { description: "Sets the caller's time zone (an IANA name such as Europe/Berlin)." })
-  async setTimezone(@Arg('timezone', () => String) timezone: string, @Ctx() { em, principal }: Context): Promise<ViewerType> {
-    return toViewer(principal, await setTimezone(em, principal, timezone));
+  async setTimezone(@Arg('timezone', () => String) timezone: string, @Ctx() { em, principal, services }: Context): Promise<ViewerType> {
+    return toViewer(principal, await setTimezone(em, principal, timezone, services.ical));
   }
 }

@@ -3,6 +3,7 @@ import { CredentialsCipher } from '../auth/credentials.cipher';
 import type { Logger } from '../logger';
 import { dialectOf, type Orm } from '../orm';
 import type { EventBus } from '../pubsub';
+import { createIcalReader, type IcalReader } from '../sync/ical.pool';
 import { BookingService } from './booking.service';
 import { ConnectThrottle } from './connect-throttle.service';
 import { IntegrationService } from './integration.service';
@@ -18,13 +19,16 @@ export interface Services {
   outbox: OutboxService;
   events: EventBus;
   logger: Logger;
+  /** Reads calendar objects in worker threads; closed with the server. */
+  ical: IcalReader;
 }
 
 /** Wires the services from the configuration. Throws when the credentials keys are invalid. */
 export function createServices(config: Config, orm: Orm, events: EventBus, logger: Logger): Services {
   const cipher = new CredentialsCipher(config.credentialsKeys);
+  const ical = createIcalReader();
   const caldav = { icloudCaldavUrl: config.icloudCaldavUrl, caldavTimeoutMs: config.caldavTimeoutMs };
-  const sync = new SyncService({ ...caldav, orm, syncIntervalSeconds: config.syncIntervalSeconds, leaseSeconds: config.syncLeaseSeconds, cipher, events, logger });
+  const sync = new SyncService({ ...caldav, orm, syncIntervalSeconds: config.syncIntervalSeconds, leaseSeconds: config.syncLeaseSeconds, reader: ical, cipher, events, logger });
   const outbox = new OutboxService({ ...caldav, orm, cipher, events, logger, leaseSeconds: config.syncLeaseSeconds });
   const booking = new BookingService({ mutex: new KeyedMutex(), rowLocks: dialectOf(config.databaseUrl) === 'postgresql', afterCommit: () => outbox.kick() });
   const integrations = new IntegrationService({
@@ -36,5 +40,5 @@ export function createServices(config: Config, orm: Orm, events: EventBus, logge
     events,
     logger,
   });
-  return { integrations, sync, booking, outbox, events, logger };
+  return { integrations, sync, booking, outbox, events, logger, ical };
 }

@@ -19,6 +19,7 @@ import { CalDavClient } from '../sync/caldav.client';
 import { CalDavError } from '../sync/caldav.errors';
 import { readCalendar } from '../sync/calendar-reader';
 import { horizon } from '../sync/horizon';
+import type { IcalReader } from '../sync/ical.pool';
 import { claimLease, releaseLease } from '../sync/lease';
 import { applyInbound } from '../sync/inbound.executor';
 import { planInbound, type StoredObject } from '../sync/inbound.planner';
@@ -35,12 +36,21 @@ export interface SyncServiceDeps {
   logger: Logger;
   /** How long a claimed integration stays leased (a crashed process's lease expires after this). */
   leaseSeconds: number;
+  /** Reads calendar objects off the event loop. */
+  reader: IcalReader;
 }
 
 /** Why a run has no end: the process running it died; the next holder of the lease closes it. */
 export const INTERRUPTED = 'interrupted: the server running this sync stopped before it finished; the next sync redid the work';
 
 const JOIN_POLL_MS = 250;
+
+/** Status messages the sync writes, and clears once they no longer hold (others, such as a missing primary calendar, stay). */
+const FAILED_PREFIX = 'Syncing failed';
+const SKIPPED_PREFIX = 'Some iCloud events could not be read';
+const ownsMessage = (i: CalendarIntegration) => i.status === IntegrationStatus.ERROR || [FAILED_PREFIX, SKIPPED_PREFIX].some((p) => i.statusMessage?.startsWith(p));
+const skippedMessage = (names: string[]) =>
+  `${SKIPPED_PREFIX} and do not block booking: ${names.slice(0, 3).join(', ')}${names.length > 3 ? ` and ${names.length - 3} more` : ''}. Correct or delete them in iCloud.`;
 
 
 /**
@@ -95,8 +105,26 @@ export class SyncService {
   private async runOnce(em: EntityManager, integrationId: string): Promise<SyncRun> {
     // The caller holds the lease: a run still open was left by a process that died holding it.
     await em.nativeUpdate(SyncRun, { integration: integrationId, finishedAt: null }, { finishedAt: new Date(), outcome: SyncOutcome.FAILED, error: INTERRUPTED });
+    const started = { id: randomUUID(), startedAt: new Date() };
+    try {
+      return await this.attempt(em, integrationId, started);
+    } catch (e) {
+      // Not a CalDAV failure (a bug, the database): the unit of work may be half-applied, so the failure
+      // is recorded from a clean one, and the user sees it in the status instead of a silent CONNECTED.
+      this.deps.logger.error({ err: e, integrationId }, 'sync failed unexpectedly');
+      const fresh = this.deps.orm.fork();
+      const integration = await fresh.findOneOrFail(CalendarIntegration, integrationId, { populate: ['calendars', 'user'] });
+      const before = integration.status;
+      const run = (await fresh.findOne(SyncRun, started.id)) ?? fresh.create(SyncRun, { ...started, integration });
+      this.recordFailure(integration, run, 'internal error (the server logged the details)', undefined);
+      return this.finish(fresh, integration, run, before, [], 0);
+    }
+  }
+
+  /** One run; CalDAV failures end it as FAILED, anything else propagates to `runOnce`. */
+  private async attempt(em: EntityManager, integrationId: string, started: { id: string; startedAt: Date }): Promise<SyncRun> {
     const integration = await em.findOneOrFail(CalendarIntegration, integrationId, { populate: ['calendars', 'user', 'passwordCipher'] });
-    const run = em.create(SyncRun, { integration, startedAt: new Date() });
+    const run = em.create(SyncRun, { ...started, integration });
     const before = integration.status;
     const password = this.deps.cipher.decrypt(integration.passwordCipher!, integration.id);
     // Key rotation: a password sealed with an older key is sealed again with the current one.
@@ -107,25 +135,42 @@ export class SyncService {
       if (!integration.calendarsRefreshedAt || Date.now() - integration.calendarsRefreshedAt.getTime() > CALENDAR_LIST_EVERY_MS) {
         applyCalendarList(integration, await client.listCalendars(integration.homeUrl));
       }
-      for (const calendar of integration.calendars.getItems().filter((c) => c.checkForConflicts)) {
-        conflicts.push(...(await this.syncCalendar(em, client, integration, calendar, run)));
-      }
-      Object.assign(integration, { status: IntegrationStatus.CONNECTED, statusMessage: integration.status === IntegrationStatus.ERROR ? null : integration.statusMessage });
-      Object.assign(integration, { lastSyncedAt: new Date(), failureCount: 0, nextSyncAt: this.after(this.deps.syncIntervalSeconds) });
+      const checked = integration.calendars.getItems().filter((c) => c.checkForConflicts);
+      for (const calendar of checked) conflicts.push(...(await this.syncCalendar(em, client, integration, calendar, run)));
+      // Objects that could not be read, in this run or before (kept until they change in iCloud).
+      const unreadable = await em.find(ExternalEvent, { calendar: { $in: checked }, unreadable: { $ne: null } }, { fields: ['summary', 'href'], orderBy: { href: 'asc' } });
+      const skipped = unreadable.map((e) => e.summary ?? e.href);
+      Object.assign(integration, {
+        status: IntegrationStatus.CONNECTED,
+        statusMessage: skipped.length ? skippedMessage(skipped) : ownsMessage(integration) ? null : integration.statusMessage,
+        lastSyncedAt: new Date(),
+        failureCount: 0,
+        nextSyncAt: this.after(this.deps.syncIntervalSeconds),
+      });
       run.outcome = run.warnings.length ? SyncOutcome.PARTIAL : SyncOutcome.SUCCESS;
       // Conflict warnings are findings, not skips: they are listed but leave the outcome alone.
       run.warnings = [...run.warnings, ...conflicts.map((c) => c.message)];
     } catch (e) {
-      this.recordFailure(integration, run, e);
+      if (!(e instanceof CalDavError)) throw e;
+      if (e.failure === 'AUTH') {
+        // Retrying cannot help: no more attempts until the user reconnects.
+        Object.assign(run, { outcome: SyncOutcome.FAILED, error: 'iCloud refused the app-specific password (401)' });
+        markNeedsReconnect(integration);
+      } else this.recordFailure(integration, run, e.message, e.retryAfterSeconds);
     }
-    run.requests = client.requests;
+    return this.finish(em, integration, run, before, conflicts, client.requests);
+  }
+
+  /** Stores the run and the integration, then publishes the status change, the warnings and the result. */
+  private async finish(em: EntityManager, integration: CalendarIntegration, run: SyncRun, before: IntegrationStatus, conflicts: ConflictWarning[], requests: number): Promise<SyncRun> {
+    run.requests = requests;
     run.finishedAt = new Date();
     await em.flush();
-    this.deps.logger.info({ integrationId, runId: run.id, outcome: run.outcome, requests: run.requests, created: run.created, updated: run.updated, deleted: run.deleted }, 'sync run finished');
+    this.deps.logger.info({ integrationId: integration.id, runId: run.id, outcome: run.outcome, requests: run.requests, created: run.created, updated: run.updated, deleted: run.deleted }, 'sync run finished');
     publishStatusIfChanged(this.deps.events, integration, before);
     const userId = integration.user.externalId;
     for (const w of conflicts) this.deps.events.publish('CONFLICT_WARNING', { tenantId: w.tenantId, userId, warning: toWarningDto(w, userId) });
-    this.deps.events.publish('SYNC_RESULT', { tenantId: integration.tenantId, userId: integration.user.externalId, run: toSyncRunDto(run) });
+    this.deps.events.publish('SYNC_RESULT', { tenantId: integration.tenantId, userId, run: toSyncRunDto(run) });
     return run;
   }
 
@@ -135,7 +180,7 @@ export class SyncService {
     const stored = new Map<string, StoredObject>(rows.map((r) => [r.href, { href: r.href, etag: r.etag, contentHash: r.contentHash }]));
     const ctx = { timezone: integration.user.timezone, accountAddresses: [integration.appleId], window: horizon() };
     try {
-      const reading = await readCalendar(client, calendar, stored, ctx);
+      const reading = await readCalendar(client, calendar, stored, ctx, this.deps.reader);
       const copies = await crmCopies(em, integration.user.id, calendar.href);
       const plan = planInbound({ stored, listing: reading.listing, fetched: reading.fetched, emptyListingConfirmed: calendar.emptyListingSince !== null, copies });
       const applied = await applyInbound(em, calendar, integration.user, plan, reading, reading.listing.kind === 'full');
@@ -152,21 +197,15 @@ export class SyncService {
     }
   }
 
-  private recordFailure(integration: CalendarIntegration, run: SyncRun, e: unknown): void {
-    run.outcome = SyncOutcome.FAILED;
-    if (e instanceof CalDavError && e.failure === 'AUTH') {
-      // Retrying cannot help: no more attempts until the user reconnects.
-      run.error = 'iCloud refused the app-specific password (401)';
-      markNeedsReconnect(integration);
-      return;
-    }
-    if (!(e instanceof CalDavError)) this.deps.logger.error({ err: e, integrationId: integration.id }, 'sync failed unexpectedly');
-    const reason = e instanceof CalDavError ? e.message : 'internal error';
-    run.error = reason;
+  /** A failure worth retrying: backoff, and a status message that says so (ERROR after several in a row). */
+  private recordFailure(integration: CalendarIntegration, run: SyncRun, reason: string, retryAfterSeconds: number | undefined): void {
+    Object.assign(run, { outcome: SyncOutcome.FAILED, error: reason });
     integration.failureCount += 1;
-    integration.nextSyncAt = this.after(backoffSeconds(integration.failureCount, e instanceof CalDavError ? e.retryAfterSeconds : undefined));
+    integration.nextSyncAt = this.after(backoffSeconds(integration.failureCount, retryAfterSeconds));
     if (integration.failureCount >= FAILURES_BEFORE_ERROR) {
-      Object.assign(integration, { status: IntegrationStatus.ERROR, statusMessage: `Syncing failed ${integration.failureCount} times in a row: ${reason}. It is retried automatically.` });
+      Object.assign(integration, { status: IntegrationStatus.ERROR, statusMessage: `${FAILED_PREFIX} ${integration.failureCount} times in a row: ${reason}. It is retried automatically.` });
+    } else if (integration.statusMessage === null || ownsMessage(integration)) {
+      integration.statusMessage = `${FAILED_PREFIX} once: ${reason}. It is retried automatically.`;
     }
   }
 

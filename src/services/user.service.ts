@@ -3,6 +3,7 @@ import type { Principal } from '../auth/jwt';
 import { User } from '../entities/user.entity';
 import { AppError } from '../errors';
 import { recomputeBusy } from '../sync/busy-index';
+import type { IcalReader } from '../sync/ical.pool';
 import { horizon } from '../sync/horizon';
 
 /** True when `zone` is an IANA time zone name this runtime knows. */
@@ -43,7 +44,7 @@ export async function ensureUser(em: EntityManager, principal: Principal): Promi
  * Sets the caller's zone for all-day and floating iCloud events and recomputes their busy time from the
  * local copies. Throws `BAD_USER_INPUT` for an unknown zone.
  */
-export async function setTimezone(em: EntityManager, principal: Principal, timezone: string): Promise<User> {
+export async function setTimezone(em: EntityManager, principal: Principal, timezone: string, reader: IcalReader): Promise<User> {
   if (!isTimeZone(timezone)) {
     throw new AppError('BAD_USER_INPUT', `"${timezone}" is not an IANA time zone name (for example "Europe/Berlin" or "America/New_York").`);
   }
@@ -52,7 +53,7 @@ export async function setTimezone(em: EntityManager, principal: Principal, timez
   user.timezone = timezone;
   await em.flush();
   // All-day and floating iCloud events are read in the user's zone: their busy time moves with it.
-  if (changed) await recomputeBusy(() => em.fork(), horizon(), { calendar: { integration: { user } } });
+  if (changed) await recomputeBusy(() => em.fork(), reader, horizon(), { calendar: { integration: { user } } });
   return user;
 }
 

@@ -2,8 +2,8 @@ import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import { BusyInterval } from '../entities/busy-interval.entity';
 import { EventOrigin, ExternalEvent } from '../entities/external-event.entity';
 import { User } from '../entities/user.entity';
-import { MalformedCalendarObject, parseCalendarObject, type Interval } from './ical-busy';
-import type { ParsedEvent } from './ical-busy';
+import type { Interval, ParsedEvent } from './ical-busy';
+import type { IcalReader } from './ical.pool';
 
 /**
  * Replaces the busy rows of one stored event with the intervals of its parsed events. Only events
@@ -25,25 +25,29 @@ const BATCH = 200;
  * changes (all-day and floating events move with it). Returns how many events were recomputed, and the hrefs
  * of those that no longer parse (their busy rows are left as they were).
  */
-export async function recomputeBusy(fork: () => EntityManager, window: Interval, where: FilterQuery<ExternalEvent> = {}): Promise<{ recomputed: number; skipped: string[] }> {
+export async function recomputeBusy(fork: () => EntityManager, reader: IcalReader, window: Interval, where: FilterQuery<ExternalEvent> = {}): Promise<{ recomputed: number; skipped: string[] }> {
   let done = 0;
   const skipped: string[] = [];
   for (let offset = 0; ; offset += BATCH) {
     const em = fork();
-    const events = await em.find(ExternalEvent, { ...(where as object), origin: EventOrigin.ICLOUD }, { populate: ['raw', 'calendar.integration'], orderBy: { id: 'asc' }, limit: BATCH, offset });
+    const events = await em.find(ExternalEvent, { ...(where as object), origin: EventOrigin.ICLOUD, unreadable: null }, { populate: ['raw', 'calendar.integration'], orderBy: { id: 'asc' }, limit: BATCH, offset });
     if (events.length === 0) return { recomputed: done, skipped };
+    const users = new Map((await em.find(User, { id: { $in: [...new Set(events.map((e) => e.calendar.integration.user.id))] } })).map((u) => [u.id, u]));
+    const readings = await Promise.all(
+      events.map((event) => {
+        const { user, appleId } = event.calendar.integration;
+        return reader.read(event.raw, { timezone: users.get(user.id)!.timezone, accountAddresses: [appleId], window });
+      }),
+    );
     await em.transactional(async (tx) => {
-      for (const event of events) {
-        const integration = event.calendar.integration;
-        const user = await tx.findOneOrFail(User, integration.user);
-        try {
-          const parsed = parseCalendarObject(event.raw, { timezone: user.timezone, accountAddresses: [integration.appleId], window });
-          await replaceBusy(tx, event, user.id, parsed);
-          done++;
-        } catch (e) {
-          if (!(e instanceof MalformedCalendarObject)) throw e;
+      for (const [n, event] of events.entries()) {
+        const reading = readings[n];
+        if ('malformed' in reading) {
           skipped.push(event.href);
+          continue;
         }
+        await replaceBusy(tx, event, users.get(event.calendar.integration.user.id)!.id, reading.events);
+        done++;
       }
     });
   }

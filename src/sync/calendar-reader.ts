@@ -1,7 +1,8 @@
 import type { CalDavClient, CalendarObject } from './caldav.client';
 import { CalDavError } from './caldav.errors';
-import { MalformedCalendarObject, parseCalendarObject, type BusyContext } from './ical-busy';
-import { contentHash } from './ical-hash';
+import type { BusyContext } from './ical-busy';
+import type { IcalReader } from './ical.pool';
+import type { ObjectReading } from './ical.worker';
 import { looksLikeFullListing, planFetch, type FetchedObject, type Listing, type StoredObject } from './inbound.planner';
 
 /** What one calendar looks like remotely since the last sync, with the changed objects fetched and parsed. */
@@ -25,13 +26,14 @@ const FETCH_ALL_ABOVE = 50;
  * nothing changed, one more (multiget, or calendar-query for many) when something did. A refused token
  * (Radicale 403, Xandikos 500) or a full listing posing as incremental (iCloud) leads to a full listing.
  * Servers without sync-collection fall back to getctag and an etag listing. Once a day the listing is full anyway.
- * Throws `CalDavError` for auth failures and unavailability.
+ * Objects are read off the event loop by `reader`. Throws `CalDavError` for auth failures and unavailability.
  */
 export async function readCalendar(
   client: CalDavClient,
   calendar: { href: string; syncToken: string | null; ctag: string | null; lastFullSyncAt: Date | null },
   stored: ReadonlyMap<string, StoredObject>,
   ctx: BusyContext,
+  reader: IcalReader,
 ): Promise<CalendarReading> {
   const warnings: string[] = [];
   let listing: Listing | undefined;
@@ -66,7 +68,7 @@ export async function readCalendar(
 
   const wanted = planFetch(stored, listing);
   const objects = await fetchObjects(client, calendar.href, wanted);
-  const fetched = new Map(objects.map((o) => [o.href, parse(o, ctx)]));
+  const fetched = new Map(await Promise.all(objects.map(async (o) => [o.href, toFetched(o, await reader.read(o.data, ctx))] as const)));
   return { listing, fetched, token, ctag, warnings };
 }
 
@@ -87,12 +89,18 @@ async function fetchObjects(client: CalDavClient, href: string, wanted: string[]
   return (await client.fetchAll(href)).filter((o) => set.has(o.href));
 }
 
-function parse(object: CalendarObject, ctx: BusyContext): FetchedObject {
-  try {
-    const events = parseCalendarObject(object.data, ctx);
-    return { href: object.href, etag: object.etag, data: object.data, contentHash: contentHash(object.data), events };
-  } catch (e) {
-    if (!(e instanceof MalformedCalendarObject)) throw e;
-    return { href: object.href, etag: object.etag, malformed: e.message };
-  }
+/** A fetched object as the planner sees it: parsed, or malformed with the reason. */
+function toFetched(object: CalendarObject, reading: ObjectReading): FetchedObject {
+  if ('malformed' in reading) return { href: object.href, etag: object.etag, malformed: reading.malformed, label: labelOf(object) };
+  return { href: object.href, etag: object.etag, data: object.data, ...reading };
+}
+
+/**
+ * How the user recognises an object that could not be read: its SUMMARY when a plain look at the first
+ * lines finds one (no parser: the object is broken), and its file name.
+ */
+export function labelOf(object: { href: string; data: string }): string {
+  const file = decodeURIComponent(new URL(object.href).pathname.split('/').filter(Boolean).pop() ?? object.href);
+  const summary = /^SUMMARY[^:\r\n]*:([^\r\n]{1,80})/m.exec(typeof object.data === 'string' ? object.data.slice(0, 65536) : '')?.[1]?.trim();
+  return summary ? `"${summary.replace(/\\([,;\\])/g, '$1')}" (${file})` : file;
 }

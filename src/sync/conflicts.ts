@@ -8,32 +8,42 @@ import { appointmentsOf } from './sync-key';
 const fmt = (d: Date) => d.toISOString().replace(':00.000Z', 'Z').replace('T', ' ');
 
 /**
- * DOUBLE_BOOKING warnings for intervals that overlap active CRM appointments of the user (other than
- * `exceptAppointmentId`). One warning per appointment and interval: a later sync does not repeat it.
+ * DOUBLE_BOOKING warnings for intervals of one source (an iCloud event, by href) that overlap active CRM
+ * appointments of the user (other than `exceptAppointmentId`). One warning per source and appointment,
+ * naming the first overlap, however many occurrences overlap it; a later sync does not repeat it while it
+ * is unresolved. One query for all intervals: a series of thousands of occurrences costs the same.
  */
-export async function doubleBookings(em: EntityManager, user: { id: string; tenantId: string }, intervals: Interval[], what: string, exceptAppointmentId?: string): Promise<ConflictWarning[]> {
+export async function doubleBookings(em: EntityManager, user: { id: string; tenantId: string }, intervals: Interval[], what: string, source: string, exceptAppointmentId?: string): Promise<ConflictWarning[]> {
+  if (intervals.length === 0) return [];
+  const from = new Date(Math.min(...intervals.map((i) => i.start.getTime())));
+  const to = new Date(Math.max(...intervals.map((i) => i.end.getTime())));
+  const hits = await em.find(
+    AppointmentAssignee,
+    { userId: user.id, active: true, appointment: { status: AppointmentStatus.BOOKED, startsAt: { $lt: to }, endsAt: { $gt: from }, ...(exceptAppointmentId ? { id: { $ne: exceptAppointmentId } } : {}) } },
+    { populate: ['appointment'], orderBy: { appointment: { startsAt: 'asc' } } },
+  );
+  if (hits.length === 0) return [];
+  const sorted = [...intervals].sort((a, b) => a.start.getTime() - b.start.getTime());
+  const known = new Set(
+    (await em.find(ConflictWarning, { userId: user.id, kind: ConflictKind.DOUBLE_BOOKING, source, resolved: false }, { fields: ['appointmentId'] })).map((w) => w.appointmentId),
+  );
   const warnings: ConflictWarning[] = [];
-  for (const i of intervals) {
-    const hits = await em.find(
-      AppointmentAssignee,
-      { userId: user.id, active: true, appointment: { status: AppointmentStatus.BOOKED, startsAt: { $lt: i.end }, endsAt: { $gt: i.start }, ...(exceptAppointmentId ? { id: { $ne: exceptAppointmentId } } : {}) } },
-      { populate: ['appointment'] },
+  for (const { appointment } of hits) {
+    const i = sorted.find((x) => x.start < appointment.endsAt && x.end > appointment.startsAt);
+    if (!i || known.has(appointment.id)) continue;
+    known.add(appointment.id);
+    warnings.push(
+      em.create(ConflictWarning, {
+        tenantId: user.tenantId,
+        userId: user.id,
+        kind: ConflictKind.DOUBLE_BOOKING,
+        appointmentId: appointment.id,
+        source,
+        message: `${what} (${fmt(i.start)} to ${fmt(i.end)}) overlaps the CRM appointment "${appointment.title}".`,
+        startsAt: i.start,
+        endsAt: i.end,
+      }),
     );
-    for (const { appointment } of hits) {
-      const known = await em.count(ConflictWarning, { userId: user.id, kind: ConflictKind.DOUBLE_BOOKING, appointmentId: appointment.id, startsAt: i.start, endsAt: i.end, resolved: false });
-      if (known) continue;
-      warnings.push(
-        em.create(ConflictWarning, {
-          tenantId: user.tenantId,
-          userId: user.id,
-          kind: ConflictKind.DOUBLE_BOOKING,
-          appointmentId: appointment.id,
-          message: `${what} (${fmt(i.start)} to ${fmt(i.end)}) overlaps the CRM appointment "${appointment.title}".`,
-          startsAt: i.start,
-          endsAt: i.end,
-        }),
-      );
-    }
   }
   return warnings;
 }

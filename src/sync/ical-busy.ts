@@ -1,4 +1,8 @@
 import ICAL from 'ical.js';
+import { guardCalendarObject, MalformedCalendarObject } from './ical-guard';
+
+export { MalformedCalendarObject };
+import { describeFrequency, EXPANSION_LIMITS, fastForward, seriesEnd, SUB_DAILY } from './recurrence-bounds';
 import { registerTimezones, zoneFor } from './timezones';
 
 /** A half-open UTC interval [start, end). */
@@ -20,6 +24,8 @@ export interface ParsedEvent {
   /** LAST-MODIFIED, else DTSTAMP: when the event was last changed in iCloud (for "later change wins"). */
   lastModified: Date | null;
   busy: Interval[];
+  /** What the reader had to assume for this event (a series stored as one block, an unknown zone...), naming it. */
+  warnings: string[];
 }
 
 export interface BusyContext {
@@ -30,28 +36,23 @@ export interface BusyContext {
   window: Interval;
 }
 
-/** Upper bound on iterations per recurring series, so a crafted RRULE cannot stall a sync. */
-const MAX_ITERATIONS = 50000;
-
-/** Thrown for a calendar object that cannot be used: the sync skips it with a warning naming it. */
-export class MalformedCalendarObject extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'MalformedCalendarObject';
-  }
-}
-
 /**
  * UTC instant of an iCalendar time. DATE values are midnights and floating times are wall-clock times,
- * both in the user's zone (RFC 5545 section 3.3.4 and 3.3.5); an unknown TZID is read the same way.
+ * both in the user's zone (RFC 5545 section 3.3.4 and 3.3.5). A TZID that is neither defined in the
+ * object nor a known IANA or Windows name is read in the user's zone too, with a warning.
  */
-function toUtc(time: ICAL.Time, userZone: ICAL.Timezone): Date {
+function toUtc(time: ICAL.Time, userZone: ICAL.Timezone, warn?: Warn): Date {
   const tzid = time.zone?.tzid;
-  const floating = time.isDate || !tzid || tzid === 'floating' || !(tzid === 'UTC' || zoneFor(tzid) || time.zone?.component);
-  if (!floating) return new Date(time.toUnixTime() * 1000);
+  const known = tzid === 'UTC' || (tzid !== undefined && tzid !== 'floating' && (zoneFor(tzid) || time.zone?.component));
+  if (!time.isDate && known) return new Date(time.toUnixTime() * 1000);
+  // ical.js keeps an unresolved TZID as text and treats the time as floating.
+  const unknown = (time as unknown as { timezone?: string }).timezone;
+  if (unknown && !time.isDate && warn) warn(`uses the unknown time zone "${unknown}": read in ${userZone.tzid}`);
   const local = ICAL.Time.fromData({ year: time.year, month: time.month, day: time.day, hour: time.isDate ? 0 : time.hour, minute: time.isDate ? 0 : time.minute, second: time.isDate ? 0 : time.second, isDate: false }, userZone);
   return new Date(local.toUnixTime() * 1000);
 }
+
+const fmt = (d: Date) => d.toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
 
 function text(component: ICAL.Component, name: string): string | null {
   const value = component.getFirstPropertyValue(name);
@@ -81,12 +82,24 @@ function travelSeconds(component: ICAL.Component): number {
   }
 }
 
-function interval(component: ICAL.Component, start: ICAL.Time, end: ICAL.Time, zone: ICAL.Timezone): Interval {
-  const s = toUtc(start, zone);
-  return { start: new Date(s.getTime() - travelSeconds(component) * 1000), end: toUtc(end, zone) };
+/**
+ * The busy interval of one occurrence, travel time included. An end before the start (a client bug) is
+ * read as the same length from the start, with a warning: dropping it would show the user free.
+ */
+function interval(component: ICAL.Component, start: ICAL.Time, end: ICAL.Time, zone: ICAL.Timezone, warn: Warn): Interval {
+  const s = toUtc(start, zone, warn);
+  let e = toUtc(end, zone, warn);
+  if (e < s) {
+    warn(`ends before it starts: counted as busy for ${Math.round((s.getTime() - e.getTime()) / 60000)} minutes from its start`);
+    e = new Date(2 * s.getTime() - e.getTime());
+  }
+  return { start: new Date(s.getTime() - travelSeconds(component) * 1000), end: e };
 }
 
 const overlaps = (i: Interval, w: Interval) => i.start < w.end && i.end > w.start && i.end > i.start;
+
+/** Collects the warnings of one event, each naming it. */
+type Warn = (what: string) => void;
 
 /**
  * Busy intervals of one UID: the master's occurrences (RRULE, RDATE, EXDATE) except those an override
@@ -94,80 +107,130 @@ const overlaps = (i: Interval, w: Interval) => i.start < w.end && i.end > w.star
  * Apple writes RECURRENCE-ID in UTC while DTSTART has a TZID (CALDAV-FACTS.md), and matching by text
  * would put a moved occurrence at its old time.
  */
-function expand(master: ICAL.Component | undefined, overrides: ICAL.Component[], ctx: BusyContext, zone: ICAL.Timezone): Interval[] {
+function expand(master: ICAL.Component | undefined, overrides: ICAL.Component[], ctx: BusyContext, zone: ICAL.Timezone, warn: Warn): Interval[] {
   const busy: Interval[] = [];
   const replaced = new Set<number>();
   for (const override of overrides) {
     const event = new ICAL.Event(override);
     replaced.add(toUtc(event.recurrenceId, zone).getTime());
     if (!blocks(override, ctx.accountAddresses)) continue;
-    const i = interval(override, event.startDate, event.endDate, zone);
+    const i = interval(override, event.startDate, event.endDate, zone, warn);
     if (overlaps(i, ctx.window)) busy.push(i);
   }
   if (!master) return busy;
   const event = new ICAL.Event(master);
   if (!blocks(master, ctx.accountAddresses)) return busy;
   if (!event.isRecurring()) {
-    const i = interval(master, event.startDate, event.endDate, zone);
+    const i = interval(master, event.startDate, event.endDate, zone, warn);
     return overlaps(i, ctx.window) ? [...busy, i] : busy;
   }
+  return [...busy, ...expandSeries(master, event, replaced, ctx, zone, warn)];
+}
+
+/**
+ * The occurrences of a recurring master inside the window, within `EXPANSION_LIMITS`. Iteration starts
+ * shortly before the window (see `fastForward`), not at DTSTART. A sub-daily series, or one with more
+ * occurrences than the limits allow, becomes one busy block over its span inside the window.
+ */
+function expandSeries(master: ICAL.Component, event: ICAL.Event, replaced: Set<number>, ctx: BusyContext, zone: ICAL.Timezone, warn: Warn): Interval[] {
+  const rules = master.getAllProperties('rrule').map((p) => p.getFirstValue() as ICAL.Recur);
+  const first = interval(master, event.startDate, event.endDate, zone, () => undefined);
+  const travelMs = travelSeconds(master) * 1000;
+  const durationMs = first.end.getTime() - first.start.getTime() - travelMs;
+  const end = seriesEnd(rules, first.start, durationMs);
+  const block = (from: Date, why: string): Interval[] => {
+    const i = { start: from > ctx.window.start ? from : ctx.window.start, end: end && end < ctx.window.end ? end : ctx.window.end };
+    if (!overlaps(i, ctx.window)) return [];
+    warn(`${why}: counted as busy from ${fmt(i.start)} to ${fmt(i.end)}`);
+    return [i];
+  };
+  const subDaily = rules.find((r) => SUB_DAILY.has(r.freq));
+  if (subDaily) return block(first.start, `repeats ${describeFrequency(subDaily)}`);
+
   // ical.js compares DATE-valued EXDATEs against DATE-TIME occurrences by full value: compare dates here.
   const exdates = new Set(
     master.getAllProperties('exdate').flatMap((p) => p.getValues().filter((v: ICAL.Time) => v.isDate).map((v: ICAL.Time) => v.toString())),
   );
-  const iterator = event.iterator();
-  for (let n = 0, next = iterator.next(); next && n < MAX_ITERATIONS; n++, next = iterator.next()) {
-    const start = toUtc(next, zone);
-    if (start >= ctx.window.end) break;
-    if (replaced.has(start.getTime()) || exdates.has(next.toString().slice(0, 10))) continue;
-    // The occurrence's end is start + duration in local time: an all-day event on a DST day lasts 23 h.
+  const before = new Date(ctx.window.start.getTime() - durationMs - travelMs - 86400000);
+  const iterator = event.iterator(rules.length === 1 ? fastForward(event.startDate, rules[0], before) : undefined);
+  // Every occurrence lasts the same exact time as the first (RFC 5545 section 3.3.10), so one at 01:00 on
+  // the night clocks go forward still lasts an hour. Days and weeks are nominal: an all-day event on a DST
+  // day lasts 23 h, which the local-time arithmetic of ical.js gives.
+  const duration = master.getFirstPropertyValue('duration') as ICAL.Duration | null;
+  const exact = !event.startDate.isDate && !(duration && (duration.days || duration.weeks));
+  const occurrence = (next: ICAL.Time) => {
     const details = event.getOccurrenceDetails(next);
-    const i = interval(master, details.startDate, details.endDate, zone);
-    if (overlaps(i, ctx.window)) busy.push(i);
+    return interval(master, details.startDate, details.endDate, zone, () => undefined);
+  };
+  const busy: Interval[] = [];
+  let last: Date | null = null;
+  for (let n = 0, next = iterator.next(); next; n++, next = iterator.next()) {
+    const start = toUtc(next, zone);
+    if (start >= ctx.window.end) return busy;
+    if (n >= EXPANSION_LIMITS.iterations) return [...busy, ...block(last ?? first.start, `repeats too many times before ${fmt(ctx.window.start)} to be expanded`)];
+    last = start;
+    if (replaced.has(start.getTime()) || exdates.has(next.toString().slice(0, 10))) continue;
+    const i = exact ? { start: new Date(start.getTime() - travelMs), end: new Date(start.getTime() + durationMs) } : occurrence(next);
+    if (!overlaps(i, ctx.window)) continue;
+    if (busy.length >= EXPANSION_LIMITS.occurrencesInWindow) return block(busy[0].start, `has more than ${EXPANSION_LIMITS.occurrencesInWindow} occurrences in the sync horizon`);
+    busy.push(i);
   }
   return busy;
 }
 
+/** Sorted by start, without repeats (two RRULEs may produce the same occurrence). */
+function distinct(intervals: Interval[]): Interval[] {
+  const sorted = intervals.sort((a, b) => a.start.getTime() - b.start.getTime() || a.end.getTime() - b.end.getTime());
+  return sorted.filter((i, n) => n === 0 || i.start.getTime() !== sorted[n - 1].start.getTime() || i.end.getTime() !== sorted[n - 1].end.getTime());
+}
+
+function readEvent(uid: string, components: ICAL.Component[], ctx: BusyContext, zone: ICAL.Timezone): ParsedEvent {
+  const master = components.find((c) => !c.hasProperty('recurrence-id'));
+  const overrides = components.filter((c) => c.hasProperty('recurrence-id'));
+  const main = master ?? overrides[0];
+  const event = new ICAL.Event(main);
+  const summary = text(main, 'summary');
+  const warnings = new Set<string>();
+  const warn: Warn = (what) => warnings.add(`"${summary ?? uid}" ${what}`);
+  const modified = (main.getFirstPropertyValue('last-modified') ?? main.getFirstPropertyValue('dtstamp')) as ICAL.Time | null;
+  const busy = distinct(expand(master, overrides, ctx, zone, warn));
+  return {
+    uid,
+    summary,
+    description: text(main, 'description'),
+    location: text(main, 'location'),
+    start: event.startDate ? toUtc(event.startDate, zone) : null,
+    end: event.endDate ? toUtc(event.endDate, zone) : null,
+    recurring: Boolean(master && event.isRecurring()),
+    lastModified: modified ? toUtc(modified, ICAL.Timezone.utcTimezone) : null,
+    busy,
+    warnings: [...warnings],
+  };
+}
+
 /**
  * Parses one calendar object (a VCALENDAR resource) into its events, grouped by UID, with busy time
- * inside `ctx.window`. Throws `MalformedCalendarObject` when it is not iCalendar or has no VEVENT.
+ * inside `ctx.window`. Throws `MalformedCalendarObject` for anything it cannot read (not iCalendar, no
+ * VEVENT, over the size or nesting limits of `guardCalendarObject`, or an error inside ical.js), so that
+ * the caller skips this object and syncs the rest.
  */
 export function parseCalendarObject(ics: string, ctx: BusyContext): ParsedEvent[] {
+  guardCalendarObject(ics);
   registerTimezones();
   const zone = zoneFor(ctx.timezone) ?? ICAL.Timezone.utcTimezone;
-  let root: ICAL.Component;
   try {
-    root = new ICAL.Component(ICAL.parse(ics));
+    const root = new ICAL.Component(ICAL.parse(ics));
+    const byUid = new Map<string, ICAL.Component[]>();
+    for (const v of root.getAllSubcomponents('vevent')) {
+      const uid = text(v, 'uid') ?? '';
+      const same = byUid.get(uid);
+      if (same) same.push(v);
+      else byUid.set(uid, [v]);
+    }
+    if (byUid.size === 0) throw new MalformedCalendarObject('no VEVENT in the calendar object');
+    return [...byUid].map(([uid, components]) => readEvent(uid, components, ctx, zone));
   } catch (e) {
+    if (e instanceof MalformedCalendarObject) throw e;
     throw new MalformedCalendarObject(`not valid iCalendar: ${(e as Error).message}`);
-  }
-  const vevents = root.getAllSubcomponents('vevent');
-  if (vevents.length === 0) throw new MalformedCalendarObject('no VEVENT in the calendar object');
-  const byUid = new Map<string, ICAL.Component[]>();
-  for (const v of vevents) {
-    const uid = text(v, 'uid') ?? '';
-    byUid.set(uid, [...(byUid.get(uid) ?? []), v]);
-  }
-  try {
-    return [...byUid].map(([uid, components]) => {
-      const master = components.find((c) => !c.hasProperty('recurrence-id'));
-      const overrides = components.filter((c) => c.hasProperty('recurrence-id'));
-      const main = master ?? overrides[0];
-      const event = new ICAL.Event(main);
-      const modified = (main.getFirstPropertyValue('last-modified') ?? main.getFirstPropertyValue('dtstamp')) as ICAL.Time | null;
-      return {
-        uid,
-        summary: text(main, 'summary'),
-        description: text(main, 'description'),
-        location: text(main, 'location'),
-        start: event.startDate ? toUtc(event.startDate, zone) : null,
-        end: event.endDate ? toUtc(event.endDate, zone) : null,
-        recurring: Boolean(master && event.isRecurring()),
-        lastModified: modified ? toUtc(modified, ICAL.Timezone.utcTimezone) : null,
-        busy: expand(master, overrides, ctx, zone).sort((a, b) => a.start.getTime() - b.start.getTime()),
-      };
-    });
-  } catch (e) {
-    throw new MalformedCalendarObject(`cannot read event: ${(e as Error).message}`);
   }
 }

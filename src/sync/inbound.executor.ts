@@ -51,7 +51,7 @@ export async function applyInbound(
       const event = existing.get(s.href) ?? tx.create(ExternalEvent, { calendar, href: s.href, etag: s.etag, uid: '', contentHash: '', raw: '' });
       existing.set(s.href, event);
       const main = s.events[0];
-      Object.assign(event, { etag: s.etag, uid: main.uid, contentHash: s.contentHash, summary: main.summary, raw: s.data, origin: originOf(s.events), lastModified: main.lastModified });
+      Object.assign(event, { etag: s.etag, uid: main.uid, contentHash: s.contentHash, summary: main.summary, raw: s.data, origin: originOf(s.events), lastModified: main.lastModified, unreadable: null });
       await replaceBusy(tx, event, user.id, s.events);
       return event;
     };
@@ -61,7 +61,8 @@ export async function applyInbound(
         case 'upsertBusy': {
           const event = await store(action);
           result[action.change === 'created' ? 'created' : 'updated']++;
-          if (event.origin === EventOrigin.ICLOUD) result.conflicts.push(...(await doubleBookings(tx, user, action.events.flatMap((e) => e.busy), `"${action.events[0].summary ?? 'An iCloud event'}"`)));
+          result.warnings.push(...action.events.flatMap((e) => e.warnings));
+          if (event.origin === EventOrigin.ICLOUD) result.conflicts.push(...(await doubleBookings(tx, user, action.events.flatMap((e) => e.busy), `"${action.events[0].summary ?? 'An iCloud event'}"`, action.href)));
           break;
         }
         case 'updateAppointmentFromICloud': {
@@ -73,7 +74,7 @@ export async function applyInbound(
           if (appointment) {
             result.updated++;
             const moved = { start: appointment.startsAt, end: appointment.endsAt };
-            result.conflicts.push(...(await doubleBookings(tx, user, [moved], `"${appointment.title}" (moved in iCloud)`, appointment.id)));
+            result.conflicts.push(...(await doubleBookings(tx, user, [moved], `"${appointment.title}" (moved in iCloud)`, action.href, appointment.id)));
           }
           break;
         }
@@ -102,9 +103,15 @@ export async function applyInbound(
           result.deleted++;
           break;
         }
-        case 'skipMalformed':
-          result.warnings.push(`skipped ${action.href}: ${action.reason}`);
+        case 'skipMalformed': {
+          // Remembered with its etag: not fetched again until it changes, and named in the status until then.
+          // Busy time it had from an earlier, readable version stays (never "free" on a guess).
+          const event = existing.get(action.href) ?? tx.create(ExternalEvent, { calendar, href: action.href, etag: action.etag, uid: '', contentHash: '', raw: '' });
+          existing.set(action.href, event);
+          Object.assign(event, { etag: action.etag, summary: action.label, unreadable: action.reason });
+          result.warnings.push(`skipped ${action.label}: ${action.reason}`);
           break;
+        }
         case 'holdMassDeletion':
           result.warnings.push(`"${calendar.name}" suddenly lists no events (${action.stored} stored): kept everything until a later sync confirms`);
           break;

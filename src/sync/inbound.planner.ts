@@ -25,7 +25,7 @@ export type Listing =
 /** A fetched object, already parsed (or found malformed) by the fetch stage. */
 export type FetchedObject =
   | { href: string; etag: string; data: string; contentHash: string; events: ParsedEvent[] }
-  | { href: string; etag: string; malformed: string };
+  | { href: string; etag: string; malformed: string; label: string };
 
 /** A copy of CRM appointments this server pushed, as its sync link knows it. */
 export interface CrmCopy {
@@ -41,7 +41,7 @@ export type InboundAction =
   | { type: 'upsertBusy'; change: 'created' | 'updated'; href: string; etag: string; data: string; contentHash: string; events: ParsedEvent[] }
   | { type: 'recordEtag'; href: string; etag: string }
   | { type: 'removeBusy'; href: string }
-  | { type: 'skipMalformed'; href: string; etag: string; reason: string }
+  | { type: 'skipMalformed'; href: string; etag: string; reason: string; label: string }
   | { type: 'updateAppointmentFromICloud'; href: string; etag: string; data: string; contentHash: string; syncKey: string; event: ParsedEvent }
   | { type: 'pushToICloud'; href: string; etag: string; syncKey: string }
   | { type: 'recordDeletedInICloud'; href: string; syncKey: string }
@@ -123,7 +123,7 @@ export function planInbound(input: {
     }
     const copy = copies.get(member.href);
     // Cannot be parsed: skip it with a warning naming it; the rest of the calendar syncs.
-    if ('malformed' in got) actions.push({ type: 'skipMalformed', href: got.href, etag: got.etag, reason: got.malformed });
+    if ('malformed' in got) actions.push({ type: 'skipMalformed', href: got.href, etag: got.etag, reason: got.malformed, label: got.label });
     // Our copy, content as we wrote it (our own write, a reformat): only the etag changes, no echo update.
     else if (copy && old && copy.contentHash === got.contentHash) actions.push({ type: 'recordEtag', href: got.href, etag: got.etag });
     // Our copy changed on both sides: leave it to the pending push, whose 412 applies the later-change rule.

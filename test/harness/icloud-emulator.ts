@@ -31,8 +31,8 @@ export interface ICloudEmulator {
   expireSyncTokens(on: boolean): void;
   /** Answers sync-collection with 403 (a server without RFC 6578): clients must fall back to getctag. */
   disableSyncCollection(on: boolean): void;
-  /** calendar-data of objects whose href ends with `suffix` comes back as garbage (a malformed object). */
-  corrupt(suffix: string | null): void;
+  /** calendar-data of objects whose href ends with `suffix` comes back as `content` (default: garbage, a malformed object). */
+  corrupt(suffix: string | null, content?: string): void;
   /** Every request waits `ms` before it is answered (0 turns it off). */
   delay(ms: number): void;
   /** Requests received, per host. */
@@ -96,6 +96,7 @@ export async function startICloudEmulator(radicale: RadicaleServer): Promise<ICl
   let delayMs = 0;
   let expireTokens = false;
   let corruptSuffix: string | null = null;
+  let corruptContent = '';
   let noSyncCollection = false;
   let partitionUrl = '';
 
@@ -173,7 +174,7 @@ export async function startICloudEmulator(radicale: RadicaleServer): Promise<ICl
       text = text.replace(new RegExp(`(<(?:[A-Za-z]+:)?href>)/${account.dsid}/`, 'g'), `$1${home}`);
       if (corruptSuffix) {
         const pattern = new RegExp(`(${corruptSuffix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}</(?:[A-Za-z]+:)?href>[\\s\\S]*?<(?:[A-Za-z]+:)?calendar-data[^>]*>)[^<]*`, 'g');
-        text = text.replace(pattern, '$1BEGIN:VCALENDAR\nTHIS IS NOT ICALENDAR');
+        text = text.replace(pattern, (_m, head: string) => head + corruptContent.replace(/&/g, '&amp;').replace(/</g, '&lt;'));
       }
       if (req.method === 'PROPFIND' && rest === '' && req.headers.depth === '1') {
         const end = text.lastIndexOf('</');
@@ -251,7 +252,7 @@ export async function startICloudEmulator(radicale: RadicaleServer): Promise<ICl
     },
     delay: (ms) => void (delayMs = ms),
     expireSyncTokens: (on) => void (expireTokens = on),
-    corrupt: (suffix) => void (corruptSuffix = suffix),
+    corrupt: (suffix, content = 'BEGIN:VCALENDAR\nTHIS IS NOT ICALENDAR') => void ((corruptSuffix = suffix), (corruptContent = content)),
     disableSyncCollection: (on) => void (noSyncCollection = on),
     stop: async () => {
       for (const s of [frontServer, partitionServer]) {

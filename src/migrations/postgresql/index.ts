@@ -1,5 +1,6 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261124083548 } from './Migration20261124083548';
+import { Migration20261130143409 } from './Migration20261130143409';
 
 /** Migrations for postgresql, oldest first. `npm run migration:create -- postgresql` writes a new one: list it here. */
-export const POSTGRES_MIGRATIONS: MigrationObject[] = [{ name: 'Migration20261124083548', class: Migration20261124083548 }];
+export const POSTGRES_MIGRATIONS: MigrationObject[] = [{ name: 'Migration20261124083548', class: Migration20261124083548 }, { name: 'Migration20261130143409', class: Migration20261130143409 }];
