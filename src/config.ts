@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isAllowedTransport } from './sync/transport-policy';
 
@@ -41,10 +41,16 @@ function devSecret(value: string | undefined, dataDir: string, file: string, wha
   if (value) return [value];
   const path = join(dataDir, file);
   if (!existsSync(path)) {
-    mkdirSync(dataDir, { recursive: true });
+    privateDir(dataDir);
     writeFileSync(path, randomBytes(32).toString('base64'), { mode: 0o600 });
   }
   return [readFileSync(path, 'utf8').trim(), `${what} is not set: using the development value in ${path}. Set it in production.`];
+}
+
+/** Creates `dir` if needed, readable by the user running the server only (it holds keys and the database). */
+export function privateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
 }
 
 function decodeKey(b64: string, name: string): Buffer {
@@ -66,6 +72,7 @@ function intOf(value: string | undefined, fallback: number, name: string): numbe
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = resolve(env.DATA_DIR ?? './data');
+  privateDir(dataDir);
   const warnings: string[] = [];
   const [jwtSecret, jwtWarning] = devSecret(env.AUTH_JWT_SECRET, dataDir, 'dev-jwt-secret', 'AUTH_JWT_SECRET');
   const [credKey, keyWarning] = devSecret(env.CREDENTIALS_KEY, dataDir, 'dev-credentials-key', 'CREDENTIALS_KEY');

@@ -70,7 +70,7 @@ function originalOf(error: unknown): unknown {
 export function createErrorFormatter(logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = toAppError(originalOf(error));
-    const base = { message: formatted.message, locations: formatted.locations, path: formatted.path };
+    const base = { message: clip(formatted.message), locations: formatted.locations, path: formatted.path };
     if (original instanceof AppError) {
       return { ...base, message: original.message, extensions: { ...original.extensions, code: original.code } };
     }
@@ -86,6 +86,10 @@ export function createErrorFormatter(logger: Logger) {
     return { ...base, message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } };
   };
 }
+
+/** Messages of graphql-js quote the input they reject: never echo more than a short excerpt of it. */
+const MAX_MESSAGE = 500;
+const clip = (message: string) => (message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE)}… (cut)` : message);
 
 function describeValidation(errors: unknown[] | undefined): string {
   if (!errors?.length) return 'check the arguments';

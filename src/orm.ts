@@ -2,7 +2,7 @@ import { MikroORM, type EntityManager, type MigrationObject, type Options } from
 import { LibSqlDriver } from '@mikro-orm/libsql';
 import { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ENTITIES } from './entities';
 import { POSTGRES_MIGRATIONS } from './migrations/postgresql';
@@ -78,6 +78,12 @@ interface PgConnection {
 
 /** Connects to the database, applies pending migrations and returns the ORM. Throws when either fails. */
 export async function initORM(databaseUrl: string): Promise<Orm> {
+  if (dialectOf(databaseUrl) === 'sqlite' && databaseUrl !== ':memory:') {
+    // Created readable by the server's user only before SQLite opens it (its -wal and -shm files follow its mode).
+    mkdirSync(dirname(databaseUrl), { recursive: true });
+    closeSync(openSync(databaseUrl, 'a', 0o600));
+    chmodSync(databaseUrl, 0o600);
+  }
   const orm = await MikroORM.init(ormOptions(databaseUrl));
   await migrate(orm, dialectOf(databaseUrl));
   return { orm, fork: () => orm.em.fork(), close: () => orm.close(true) };

@@ -12,7 +12,7 @@ import { verifyToken, type Principal } from './auth/jwt';
 import type { Config } from './config';
 import type { Context } from './context';
 import { AppError, createErrorFormatter } from './errors';
-import { limitRules } from './graphql-limits';
+import { limitRules, LIMITS, refuseOversized } from './graphql-limits';
 import type { Logger } from './logger';
 import { startHorizonJob } from './jobs/horizon.job';
 import { startOutboxJob } from './jobs/outbox.job';
@@ -57,9 +57,19 @@ export async function startServer(config: Config, logger: Logger, events: EventB
     {
       schema,
       validate: (s, document) => validate(s, document, [...specifiedRules, ...limitRules]),
+      // Size and token limits before graphql-ws parses the document (it would parse any size otherwise).
+      onSubscribe: (_ctx, _id, payload) => {
+        const refused = refuseOversized(payload);
+        return refused ? [refused] : undefined;
+      },
       onConnect: (ctx) => {
         try {
-          ctx.extra.principal = verifyToken(ctx.connectionParams?.authorization as string | undefined, config.jwtSecret);
+          const principal = verifyToken(ctx.connectionParams?.authorization as string | undefined, config.jwtSecret);
+          ctx.extra.principal = principal;
+          // A socket lives on its token: when it expires, subscriptions end and the client must sign in again.
+          const expiry = setTimeout(() => ctx.extra.socket.close(4401, 'Token expired: get a new token.'), Math.min(2 ** 31 - 1, Math.max(0, principal.expiresAt! * 1000 - Date.now())));
+          expiry.unref();
+          ctx.extra.socket.once('close', () => clearTimeout(expiry));
           return true;
         } catch (e) {
           // graphql-ws would close with a bare 4403; say why (RFC 6455 section 7.4.2: 4000-4999 are ours).
@@ -78,6 +88,7 @@ export async function startServer(config: Config, logger: Logger, events: EventB
     schema,
     formatError,
     validationRules: limitRules,
+    parseOptions: { maxTokens: LIMITS.maxTokens },
     includeStacktraceInErrorResponses: false,
     introspection: true,
     plugins: [
@@ -93,6 +104,12 @@ export async function startServer(config: Config, logger: Logger, events: EventB
     // Front ends send a bearer token, never cookies: listed origins (or any, with "*") may call the API.
     cors({ origin: config.corsOrigins.includes('*') ? true : config.corsOrigins, maxAge: 600 }),
     express.json({ limit: '1mb' }),
+    // Refused before Apollo parses anything: a huge document costs CPU even when validation rejects it later.
+    (req, res, next) => {
+      const refused = req.method === 'POST' ? refuseOversized(req.body ?? {}) : undefined;
+      if (!refused) return next();
+      res.status(400).json({ errors: [{ message: refused.message, extensions: { code: refused.extensions.code } }] });
+    },
     expressMiddleware(apollo, {
       context: async ({ req }) => {
         try {
@@ -103,6 +120,20 @@ export async function startServer(config: Config, logger: Logger, events: EventB
       },
     }),
   );
+
+  // Anything else, and any error before GraphQL (malformed JSON, a body over the limit), is answered in JSON
+  // by us: never express's HTML page with a stack trace, whatever NODE_ENV says.
+  app.use((_req, res) => void res.status(404).json({ errors: [{ message: `Not found: the API is at ${GRAPHQL_PATH}.`, extensions: { code: 'NOT_FOUND' } }] }));
+  app.use((err: Error & { status?: number; type?: string }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
+    const message =
+      err.type === 'entity.parse.failed' ? 'The request body is not valid JSON.'
+      : err.type === 'entity.too.large' ? 'The request body is larger than 1 MB.'
+      : status < 500 ? 'The request cannot be read.'
+      : 'Internal server error';
+    if (status >= 500) logger.error({ err }, 'unexpected error outside GraphQL');
+    res.status(status).json({ errors: [{ message, extensions: { code: status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR' } }] });
+  });
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);

@@ -1,6 +1,11 @@
+import jwt from 'jsonwebtoken';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { signToken } from '../src/auth/jwt';
 import { SyncRun } from '../src/entities/sync-run.entity';
 import { radicaleTarget } from './harness/caldav-targets';
-import { dataOf } from './harness/app';
+import { codeOf, dataOf, TEST_JWT_SECRET } from './harness/app';
+import { wsClient } from './harness/ws-client';
 import { vevent } from './harness/phone';
 import { dayAt, SYNC_RUN_FIELDS } from './harness/sync-fixture';
 import { syncSuite } from './support/sync-suite';
@@ -19,4 +24,65 @@ describe('abuse of the API', () => {
     expect(runs[0]).toMatchObject({ outcome: 'SUCCESS', created: 1 });
     expect(await f.app.server.orm.fork().count(SyncRun, { integration: f.integrationId })).toBe(before + 1);
   });
+
+  const post = (url: string, body: string, headers: Record<string, string> = {}) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+
+  it('answers malformed JSON and a body over 1 MB with a JSON error, never an HTML page or a stack trace', async () => {
+    const f = await suite.fixture();
+    for (const [body, status, message] of [
+      ['{"query": ', 400, /not valid JSON/],
+      [JSON.stringify({ query: '{ viewer { id } }', pad: 'x'.repeat(1_100_000) }), 413, /larger than 1 MB/],
+    ] as const) {
+      const res = await post(f.app.url, body);
+      const text = await res.text();
+      expect(res.status).toBe(status);
+      expect(res.headers.get('content-type')).toMatch(/application\/json/);
+      expect(JSON.parse(text).errors[0]).toMatchObject({ message: expect.stringMatching(message), extensions: { code: 'BAD_REQUEST' } });
+      expect(text).not.toMatch(/<html|node_modules|\/work\/|at [A-Za-z]+ \(/i);
+    }
+    const unknown = await fetch(new URL('/nowhere', f.app.url));
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as any).errors[0].extensions.code).toBe('NOT_FOUND');
+  });
+
+  it('refuses a huge query and a huge variable before parsing them, without echoing them', async () => {
+    const f = await suite.fixture();
+    const huge = `{ ${'viewer { id } '.repeat(60000)} }`;
+    const res = await post(f.app.url, JSON.stringify({ query: huge }), { authorization: `Bearer ${f.token}` });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as any).errors[0]).toMatchObject({ message: expect.stringMatching(/longer than 50000 characters/), extensions: { code: 'BAD_REQUEST' } });
+    const many = `{ ${'__typename '.repeat(4000)} }`;
+    expect((await f.app.gql(f.token, many)).errors![0].message).toMatch(/more than 3000 tokens/);
+    const big = 'A'.repeat(900_000);
+    const echoed = await post(f.app.url, JSON.stringify({ query: 'mutation($i: ConnectICloudInput!) { connectICloud(input: $i) { id } }', variables: { i: { appleId: big, appSpecificPassword: 'abcd-efgh-ijkl-mnop' } } }), { authorization: `Bearer ${f.token}` });
+    const text = await echoed.text();
+    expect(text.length).toBeLessThan(2000);
+    expect(JSON.parse(text).errors[0].message).toMatch(/variable is longer than 10000 characters/);
+  });
+
+  it('refuses tokens without an expiry or with an empty subject or tenant', async () => {
+    const f = await suite.fixture();
+    const noExp = jwt.sign({ tenantId: 'tenant-a', role: 'user' }, TEST_JWT_SECRET, { algorithm: 'HS256', subject: 'alice' });
+    const emptySub = jwt.sign({ tenantId: 'tenant-a', role: 'user' }, TEST_JWT_SECRET, { algorithm: 'HS256', subject: ' ', expiresIn: 60 });
+    const emptyTenant = jwt.sign({ tenantId: '', role: 'user' }, TEST_JWT_SECRET, { algorithm: 'HS256', subject: 'alice', expiresIn: 60 });
+    for (const token of [noExp, emptySub, emptyTenant]) expect(codeOf(await f.app.gql(token, '{ viewer { id } }'))).toBe('UNAUTHENTICATED');
+  });
+
+  it('ends a WebSocket when its token expires', async () => {
+    const f = await suite.fixture();
+    const ws = wsClient(f.app.url, signToken({ sub: 'alice', tenantId: 'tenant-a', role: 'user' }, TEST_JWT_SECRET, 2));
+    try {
+      ws.subscribe('subscription { conflictWarnings { id } }');
+      expect(await ws.closed).toEqual({ code: 4401, reason: 'Token expired: get a new token.' });
+    } finally {
+      await ws.client.dispose();
+    }
+  });
+
+  it('keeps the SQLite file and the data folder private to the user running the server', async () => {
+    const f = await suite.fixture();
+    expect(statSync(f.app.dataDir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(f.app.dataDir, 'crm-calendar.sqlite')).mode & 0o777).toBe(0o600);
+  });
 });
+

@@ -15,10 +15,10 @@ describe('the GraphQL endpoint: query limits and CORS', () => {
   });
 
   it('refuses a query whose cost exceeds the limit', async () => {
-    const costly = `{ calendarIntegrations { calendars { ${'id name '.repeat(1500)} } } }`;
+    const costly = `{ calendarIntegrations { calendars { ${'id name '.repeat(1250)} } } }`;
     const res = await app.gql(app.token('alice'), costly);
     expect(codeOf(res)).toBe('GRAPHQL_VALIDATION_FAILED');
-    expect(res.errors![0].message).toMatch(/Cost limit of 5000 exceeded/);
+    expect(res.errors!.map((e) => e.message)).toContainEqual(expect.stringMatching(/Cost limit of 5000 exceeded/));
   });
 
   it('refuses more than 15 aliases', async () => {

@@ -12,11 +12,13 @@ export interface Principal {
   role: Role;
   /** IANA zone from the optional `timezone` claim, used as the user's initial zone. */
   timezone?: string;
+  /** When the token expires (epoch seconds); set by `verifyToken`: a WebSocket is closed then. */
+  expiresAt?: number;
 }
 
 /** Returns an HS256 token for `principal`, valid for `expiresInSeconds` (one day by default). */
 export function signToken(principal: Principal, secret: string, expiresInSeconds = 86400): string {
-  const { sub, ...claims } = principal;
+  const { sub, expiresAt: _ignored, ...claims } = principal;
   return jwt.sign(claims, secret, { algorithm: 'HS256', subject: sub, expiresIn: expiresInSeconds });
 }
 
@@ -34,9 +36,11 @@ export function verifyToken(header: string | undefined, secret: string): Princip
     const expired = e instanceof jwt.TokenExpiredError;
     throw new AppError('UNAUTHENTICATED', expired ? 'Token expired: get a new token.' : 'Invalid token.');
   }
-  const { sub, tenantId, role, timezone } = claims;
-  if (typeof sub !== 'string' || typeof tenantId !== 'string' || !ROLES.includes(role)) {
-    throw new AppError('UNAUTHENTICATED', 'Token must carry "sub", "tenantId" and "role" (user, admin or support).');
+  const { sub, tenantId, role, timezone, exp } = claims;
+  const present = (v: unknown): v is string => typeof v === 'string' && v.trim() !== '';
+  // A token without an expiry would be valid forever; an empty subject or tenant would share data between callers.
+  if (!present(sub) || !present(tenantId) || !ROLES.includes(role) || typeof exp !== 'number') {
+    throw new AppError('UNAUTHENTICATED', 'Token must carry a non-empty "sub" and "tenantId", a "role" (user, admin or support) and an expiry ("exp").');
   }
-  return { sub, tenantId, role, timezone: typeof timezone === 'string' ? timezone : undefined };
+  return { sub, tenantId, role, timezone: typeof timezone === 'string' ? timezone : undefined, expiresAt: exp };
 }

@@ -117,8 +117,12 @@ export class BookingService {
   /** One appointment of a calendar the caller may book on. Throws `NOT_FOUND` otherwise. */
   async load(em: EntityManager, principal: Principal, id: string, purpose: 'read' | 'book' = 'book'): Promise<Appointment> {
     const appointment = await em.findOne(Appointment, { id, tenantId: principal.tenantId }, { populate: ['calendar', 'contact', 'assignees'] });
-    if (!appointment) throw new AppError('NOT_FOUND', `No appointment ${id}.`);
-    await calendarFor(em, principal, appointment.calendar.id, purpose);
+    const notFound = new AppError('NOT_FOUND', `No appointment ${id}.`);
+    if (!appointment) throw notFound;
+    // The same answer as for an id that does not exist: an error must not tell that someone else's appointment does.
+    await calendarFor(em, principal, appointment.calendar.id, purpose).catch((e) => {
+      throw e instanceof AppError && e.code === 'NOT_FOUND' ? notFound : e;
+    });
     return appointment;
   }
 
