@@ -1,4 +1,5 @@
 import { Appointment } from '../src/entities/appointment.entity';
+import { ConflictKind, ConflictWarning } from '../src/entities/conflict-warning.entity';
 import { Contact } from '../src/entities/contact.entity';
 import { TARGETS, type CalDavTarget } from './harness/caldav-targets';
 import { APPOINTMENT_FIELDS, at, crmFixture, nextWeekday, type CrmFixture } from './harness/crm-fixture';
@@ -73,6 +74,22 @@ describe.each(TARGETS)('two-way sync with $name', ({ start }) => {
     expect((await appointment(booked.id)).syncState).toBe('SYNCED');
     expect(await copyOf('Delete me')).toBeDefined();
     expect(dataOf(await f.app.gql(sam().token, `mutation($id: ID!) { resolveConflictWarning(id: $id) { resolved } }`, { id: warning.id })).resolveConflictWarning).toEqual({ resolved: true });
+  });
+
+  it('raises one DOUBLE_BOOKING per iCloud event and appointment, however many of its occurrences overlap it, and not again after an edit', async () => {
+    const booked = await bookAndPush('Quarter hours');
+    const starts = new Date(booked.startsAt);
+    const em = f.app.server.orm.fork();
+    const count = () => em.fork().count(ConflictWarning, { kind: ConflictKind.DOUBLE_BOOKING, appointmentId: booked.id });
+    // Four occurrences a day, every quarter of the booked hour: each overlaps the appointment.
+    const series = (summary: string) => vevent('quarters', ical(starts), ical(new Date(starts.getTime() + 10 * 60000)), summary, [`RRULE:FREQ=DAILY;COUNT=3;BYHOUR=${starts.getUTCHours()};BYMINUTE=0,15,30,45`]);
+    const href = await sam().phone.put(sam().account.primary.slug, series('Check-ins'));
+    const run = await syncNow();
+    expect(run.warnings.filter((w: string) => w.includes('Quarter hours'))).toHaveLength(1);
+    expect(await count()).toBe(1);
+    await sam().phone.put(sam().account.primary.slug, series('Check-ins moved'), href.split('/').pop());
+    expect(await syncNow()).toMatchObject({ updated: 1 });
+    expect(await count()).toBe(1);
   });
 
   it('warns of a double booking when an iCloud event lands on an appointment, and creates no contact or appointment', async () => {

@@ -142,7 +142,8 @@ export class SyncService {
       const skipped = unreadable.map((e) => e.summary ?? e.href);
       Object.assign(integration, {
         status: IntegrationStatus.CONNECTED,
-        statusMessage: skipped.length ? skippedMessage(skipped) : ownsMessage(integration) ? null : integration.statusMessage,
+        // A message the sync did not write (a missing primary calendar) stays until its own cause is gone.
+        statusMessage: integration.statusMessage === null || ownsMessage(integration) ? (skipped.length ? skippedMessage(skipped) : null) : integration.statusMessage,
         lastSyncedAt: new Date(),
         failureCount: 0,
         nextSyncAt: this.after(this.deps.syncIntervalSeconds),
