@@ -4,9 +4,9 @@ import { candidateSlots } from '../src/availability/slots';
 import { CrmCalendar } from '../src/entities/crm-calendar.entity';
 import { availability } from '../src/services/availability.service';
 import { parseCalendarObject } from '../src/sync/ical-busy';
-import type { CalDavTarget } from '../test/harness/caldav-targets';
-import { at, crmFixture, nextWeekday } from '../test/harness/crm-fixture';
-import { vevent } from '../test/harness/phone';
+import type { CalDavTarget } from '../dev/caldav-targets';
+import { at, crmFixture, nextWeekday } from '../dev/crm-fixture';
+import { vevent } from '../dev/phone';
 import { median } from './measure';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 500);

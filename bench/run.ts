@@ -5,8 +5,8 @@ import { readCalendar } from '../src/sync/calendar-reader';
 import { horizon } from '../src/sync/horizon';
 import { createIcalReader } from '../src/sync/ical.pool';
 import type { StoredObject } from '../src/sync/inbound.planner';
-import { radicaleTarget } from '../test/harness/caldav-targets';
-import { Phone, vevent } from '../test/harness/phone';
+import { radicaleTarget } from '../dev/caldav-targets';
+import { Phone, vevent } from '../dev/phone';
 import { benchAvailability } from './availability';
 import { median } from './measure';
 

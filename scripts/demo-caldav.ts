@@ -1,5 +1,5 @@
-import { startICloudEmulator } from '../test/harness/icloud-emulator';
-import { startRadicale } from '../test/harness/radicale';
+import { startICloudEmulator } from '../dev/icloud-emulator';
+import { startRadicale } from '../dev/radicale';
 
 /**
  * `npm run demo:caldav`: a local Radicale behind the iCloud emulation, so the connect flow can be tried

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ormOptions, type Dialect } from '../src/orm';
-import { startPostgres } from '../test/harness/postgres';
+import { startPostgres } from '../dev/postgres';
 
 /**
  * `npm run migration:create -- sqlite|postgresql`: diffs the entities against a scratch database that has

@@ -1,9 +1,7 @@
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { createPubSub } from '@graphql-yoga/subscription';
 import Redis from 'ioredis';
-import type { ConflictWarningType } from './resolvers/conflict-warning.types';
-import type { CalendarIntegrationType } from './resolvers/integration.types';
-import type { SyncRunType } from './resolvers/sync-run.types';
+import type { ConflictWarningView, IntegrationView, SyncRunView } from './entities/events';
 
 /** Who an event concerns: subscriptions deliver it only to callers allowed to see that user's data. */
 export interface Audience {
@@ -14,9 +12,9 @@ export interface Audience {
 
 /** Plain, serialisable payloads (ids, ISO-able dates): they may cross processes through Redis. */
 export interface Topics {
-  INTEGRATION_STATUS_CHANGED: [Audience & { integration: CalendarIntegrationType }];
-  SYNC_RESULT: [Audience & { run: SyncRunType }];
-  CONFLICT_WARNING: [Audience & { warning: ConflictWarningType }];
+  INTEGRATION_STATUS_CHANGED: [Audience & { integration: IntegrationView }];
+  SYNC_RESULT: [Audience & { run: SyncRunView }];
+  CONFLICT_WARNING: [Audience & { warning: ConflictWarningView }];
 }
 
 /** The publish side the services and the reconciler use; they know nothing of the transport. */

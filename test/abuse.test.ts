@@ -3,10 +3,10 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { signToken } from '../src/auth/jwt';
 import { SyncRun } from '../src/entities/sync-run.entity';
-import { radicaleTarget } from './harness/caldav-targets';
-import { codeOf, dataOf, TEST_JWT_SECRET } from './harness/app';
+import { radicaleTarget } from '../dev/caldav-targets';
+import { codeOf, dataOf, TEST_JWT_SECRET } from '../dev/app';
 import { wsClient } from './harness/ws-client';
-import { vevent } from './harness/phone';
+import { vevent } from '../dev/phone';
 import { dayAt, SYNC_RUN_FIELDS } from './harness/sync-fixture';
 import { syncSuite } from './support/sync-suite';
 

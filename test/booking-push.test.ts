@@ -1,7 +1,7 @@
-import { TARGETS, type CalDavTarget } from './harness/caldav-targets';
-import { APPOINTMENT_FIELDS, at, crmFixture, nextWeekday, type CrmFixture } from './harness/crm-fixture';
-import { codeOf, dataOf } from './harness/app';
-import { vevent } from './harness/phone';
+import { TARGETS, type CalDavTarget } from '../dev/caldav-targets';
+import { APPOINTMENT_FIELDS, at, crmFixture, nextWeekday, type CrmFixture } from '../dev/crm-fixture';
+import { codeOf, dataOf } from '../dev/app';
+import { vevent } from '../dev/phone';
 
 const OPEN = [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '08:00', end: '20:00' }));
 const iso = (d: Date) => d.toISOString();

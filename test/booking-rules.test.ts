@@ -1,9 +1,9 @@
 import { Appointment } from '../src/entities/appointment.entity';
 import { Contact } from '../src/entities/contact.entity';
-import { radicaleTarget, type CalDavTarget } from './harness/caldav-targets';
-import { at, crmFixture, nextWeekday, type CrmFixture } from './harness/crm-fixture';
-import { codeOf, dataOf, type GraphQLResponse } from './harness/app';
-import { startPostgres, type PostgresServer } from './harness/postgres';
+import { radicaleTarget, type CalDavTarget } from '../dev/caldav-targets';
+import { at, crmFixture, nextWeekday, type CrmFixture } from '../dev/crm-fixture';
+import { codeOf, dataOf, type GraphQLResponse } from '../dev/app';
+import { startPostgres, type PostgresServer } from '../dev/postgres';
 
 const OPEN_WEEKDAYS = [1, 2, 3, 4, 5].map((weekday) => ({ weekday, start: '09:00', end: '17:00' }));
 

@@ -1,8 +1,8 @@
 import { CalendarIntegration } from '../src/entities/calendar-integration.entity';
-import { icloudTarget, type CalDavTarget, type TargetAccount } from './harness/caldav-targets';
-import { CONNECT, codeOf, INTEGRATIONS, startTestApp, type GraphQLResponse, type TestApp } from './harness/app';
-import type { ICloudEmulator } from './harness/icloud-emulator';
-import { freePort } from './harness/ports';
+import { icloudTarget, type CalDavTarget, type TargetAccount } from '../dev/caldav-targets';
+import { CONNECT, codeOf, INTEGRATIONS, startTestApp, type GraphQLResponse, type TestApp } from '../dev/app';
+import type { ICloudEmulator } from '../dev/icloud-emulator';
+import { freePort } from '../dev/ports';
 
 /** Bad input and failing servers: each gets a clear code, no stack trace, and nothing is stored. */
 describe('connectICloud with bad input or a failing iCloud', () => {

@@ -1,5 +1,5 @@
-import { mkcalendar, TARGETS, type CalDavTarget, type TargetAccount } from './harness/caldav-targets';
-import { CONNECT, codeOf, dataOf, INTEGRATION_FIELDS, INTEGRATIONS, startTestApp, type TestApp } from './harness/app';
+import { mkcalendar, TARGETS, type CalDavTarget, type TargetAccount } from '../dev/caldav-targets';
+import { CONNECT, codeOf, dataOf, INTEGRATION_FIELDS, INTEGRATIONS, startTestApp, type TestApp } from '../dev/app';
 
 interface Calendar { id: string; name: string; color: string | null; writable: boolean; isPrimary: boolean; checkForConflicts: boolean }
 interface Integration { id: string; status: string; statusMessage: string | null; accountEmail: string; calendars: Calendar[] }

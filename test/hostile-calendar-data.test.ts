@@ -4,14 +4,11 @@ import { parseCalendarObject, MalformedCalendarObject, type BusyContext } from '
 import { OBJECT_LIMITS } from '../src/sync/ical-guard';
 import { EXPANSION_LIMITS } from '../src/sync/recurrence-bounds';
 import { registerTimezones } from '../src/sync/timezones';
+import { calendar, event, HOSTILE_CORPUS, manyEvents, nestedComponents } from '../dev/hostile-corpus';
 
 const WINDOW = { start: new Date('2026-11-01T00:00:00Z'), end: new Date('2027-12-01T00:00:00Z') };
 const ctx: BusyContext = { timezone: 'Europe/Berlin', accountAddresses: [], window: WINDOW };
 
-function calendar(...vevents: string[][]): string {
-  return ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//test//EN', ...vevents.flatMap((v) => ['BEGIN:VEVENT', ...v, 'END:VEVENT']), 'END:VCALENDAR', ''].join('\r\n');
-}
-const event = (uid: string, summary: string, ...lines: string[]) => [`UID:${uid}`, 'DTSTAMP:20261101T000000Z', `SUMMARY:${summary}`, ...lines];
 const iso = (d: Date) => d.toISOString();
 
 describe('hostile calendar data is bounded, never silently dropped', () => {
@@ -51,15 +48,9 @@ describe('hostile calendar data is bounded, never silently dropped', () => {
 
   it('rejects an empty object, deep nesting and too many components before parsing', () => {
     expect(() => parseCalendarObject('', ctx)).toThrow(MalformedCalendarObject);
-    const nested = ['BEGIN:VCALENDAR', ...Array.from({ length: 20000 }, () => 'BEGIN:X-NEST'), ...Array.from({ length: 20000 }, () => 'END:X-NEST'), 'END:VCALENDAR'].join('\r\n');
-    expect(() => parseCalendarObject(nested, ctx)).toThrow(/deeper than/);
-    const many = calendar(...Array.from({ length: 5000 }, (_, i) => event(`v${i}`, 'Many', 'DTSTART:20261201T090000Z', 'DTEND:20261201T100000Z')));
-    expect(() => parseCalendarObject(many, ctx)).toThrow(/more than 2000 components/);
-    const overrides = calendar(
-      event('o', 'Standup', 'DTSTART:20261201T090000Z', 'DTEND:20261201T091500Z', 'RRULE:FREQ=DAILY'),
-      ...Array.from({ length: 5000 }, (_, i) => event('o', 'Moved', `RECURRENCE-ID:${new Date(Date.UTC(2026, 11, 1 + i, 9)).toISOString().replace(/[-:]|\.\d+/g, '')}`, 'DTSTART:20261201T100000Z', 'DTEND:20261201T101500Z')),
-    );
-    expect(() => parseCalendarObject(overrides, ctx)).toThrow(MalformedCalendarObject);
+    expect(() => parseCalendarObject(nestedComponents(20000), ctx)).toThrow(/deeper than/);
+    expect(() => parseCalendarObject(manyEvents(5000), ctx)).toThrow(/more than 2000 components/);
+    expect(() => parseCalendarObject(HOSTILE_CORPUS['5,000 overrides of one UID'], ctx)).toThrow(MalformedCalendarObject);
     expect(() => parseCalendarObject('x'.repeat(OBJECT_LIMITS.maxChars + 1), ctx)).toThrow(/too large/);
   });
 

@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { keyId } from '../src/auth/credentials.cipher';
-import { radicaleTarget, type CalDavTarget, type TargetAccount } from './harness/caldav-targets';
-import { CONNECT, dataOf, INTEGRATION_FIELDS, INTEGRATIONS, startTestApp } from './harness/app';
-import { startPostgres, type PostgresServer } from './harness/postgres';
+import { radicaleTarget, type CalDavTarget, type TargetAccount } from '../dev/caldav-targets';
+import { CONNECT, dataOf, INTEGRATION_FIELDS, INTEGRATIONS, startTestApp } from '../dev/app';
+import { startPostgres, type PostgresServer } from '../dev/postgres';
 
 const databases = [
   { name: 'SQLite', start: async () => ({ url: undefined as string | undefined, stop: async () => {} }) },

@@ -1,7 +1,7 @@
-import { icloudTarget, type CalDavTarget } from './harness/caldav-targets';
-import { APPOINTMENT_FIELDS, at, crmFixture, nextWeekday, type CrmFixture } from './harness/crm-fixture';
-import { CONNECT, dataOf } from './harness/app';
-import type { ICloudEmulator } from './harness/icloud-emulator';
+import { icloudTarget, type CalDavTarget } from '../dev/caldav-targets';
+import { APPOINTMENT_FIELDS, at, crmFixture, nextWeekday, type CrmFixture } from '../dev/crm-fixture';
+import { CONNECT, dataOf } from '../dev/app';
+import type { ICloudEmulator } from '../dev/icloud-emulator';
 import { OutboxEntry } from '../src/entities/outbox-entry.entity';
 
 const OPEN = [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '08:00', end: '20:00' }));

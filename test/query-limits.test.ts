@@ -1,4 +1,4 @@
-import { codeOf, dataOf, startTestApp, type TestApp } from './harness/app';
+import { codeOf, dataOf, startTestApp, type TestApp } from '../dev/app';
 
 describe('the GraphQL endpoint: query limits and CORS', () => {
   let app: TestApp;

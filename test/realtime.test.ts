@@ -1,9 +1,9 @@
 import { CalendarIntegration } from '../src/entities/calendar-integration.entity';
-import { icloudTarget, type CalDavTarget } from './harness/caldav-targets';
-import { at, crmFixture, nextWeekday, type CrmFixture } from './harness/crm-fixture';
-import { CONNECT, codeOf, dataOf } from './harness/app';
-import type { ICloudEmulator } from './harness/icloud-emulator';
-import { vevent } from './harness/phone';
+import { icloudTarget, type CalDavTarget } from '../dev/caldav-targets';
+import { at, crmFixture, nextWeekday, type CrmFixture } from '../dev/crm-fixture';
+import { CONNECT, codeOf, dataOf } from '../dev/app';
+import type { ICloudEmulator } from '../dev/icloud-emulator';
+import { vevent } from '../dev/phone';
 import { wsClient, type WsTestClient } from './harness/ws-client';
 
 const SUBSCRIPTIONS = {

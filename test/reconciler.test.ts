@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { CalendarIntegration } from '../src/entities/calendar-integration.entity';
 import { SyncRun } from '../src/entities/sync-run.entity';
 import { rollHorizon } from '../src/jobs/horizon.job';
-import { radicaleTarget, type CalDavTarget } from './harness/caldav-targets';
-import { CONNECT, dataOf, startTestApp, type TestApp } from './harness/app';
-import { startPostgres, type PostgresServer } from './harness/postgres';
-import { Phone, vevent } from './harness/phone';
+import { radicaleTarget, type CalDavTarget } from '../dev/caldav-targets';
+import { CONNECT, dataOf, startTestApp, type TestApp } from '../dev/app';
+import { startPostgres, type PostgresServer } from '../dev/postgres';
+import { Phone, vevent } from '../dev/phone';
 import { dayAt, syncFixture } from './harness/sync-fixture';
 
 describe('the reconciler', () => {

@@ -5,8 +5,8 @@ import { loadConfig } from '../src/config';
 import { createLogger } from '../src/logger';
 import { CalDavError } from '../src/sync/caldav.errors';
 import { createDavFetch } from '../src/sync/dav-fetch';
-import { icloudTarget, type CalDavTarget } from './harness/caldav-targets';
-import { CONNECT, dataOf, INTEGRATIONS, startTestApp } from './harness/app';
+import { icloudTarget, type CalDavTarget } from '../dev/caldav-targets';
+import { CONNECT, dataOf, INTEGRATIONS, startTestApp } from '../dev/app';
 
 describe('app-specific passwords at rest, in logs and in the API', () => {
   let target: CalDavTarget;

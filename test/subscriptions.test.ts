@@ -1,6 +1,6 @@
 import { signToken } from '../src/auth/jwt';
-import { radicaleTarget, type CalDavTarget, type TargetAccount } from './harness/caldav-targets';
-import { CONNECT, dataOf, startTestApp, TEST_JWT_SECRET, type TestApp } from './harness/app';
+import { radicaleTarget, type CalDavTarget, type TargetAccount } from '../dev/caldav-targets';
+import { CONNECT, dataOf, startTestApp, TEST_JWT_SECRET, type TestApp } from '../dev/app';
 import { wsClient } from './harness/ws-client';
 
 const STATUS = `subscription { integrationStatusChanged { id accountEmail status statusMessage } }`;

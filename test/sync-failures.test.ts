@@ -1,7 +1,8 @@
+import { nestedComponents } from '../dev/hostile-corpus';
 import { CalendarIntegration } from '../src/entities/calendar-integration.entity';
-import { icloudTarget } from './harness/caldav-targets';
-import { codeOf, dataOf, INTEGRATIONS } from './harness/app';
-import { vevent } from './harness/phone';
+import { icloudTarget } from '../dev/caldav-targets';
+import { codeOf, dataOf, INTEGRATIONS } from '../dev/app';
+import { vevent } from '../dev/phone';
 import { dayAt, type SyncFixture } from './harness/sync-fixture';
 import { syncSuite } from './support/sync-suite';
 import { wsClient } from './harness/ws-client';
@@ -140,8 +141,7 @@ describe('syncing hostile calendar data through the API', () => {
     const f = await suite.fixture();
     await f.phone.put('work', vevent('deep', dayAt(3, 9), dayAt(3, 10), 'Deep'), 'DEEP-OBJECT.ics');
     await f.phone.put('work', vevent('fine', dayAt(4, 9), dayAt(4, 10), 'Fine'));
-    const nested = ['BEGIN:VCALENDAR', ...Array.from({ length: 20000 }, () => 'BEGIN:X-NEST'), ...Array.from({ length: 20000 }, () => 'END:X-NEST'), 'END:VCALENDAR'].join('\r\n');
-    emulator().corrupt('DEEP-OBJECT.ics', nested);
+    emulator().corrupt('DEEP-OBJECT.ics', nestedComponents(20000));
     try {
       const run = await f.syncNow();
       expect(run).toMatchObject({ outcome: 'PARTIAL', created: 1 });

@@ -1,8 +1,8 @@
 import { ExternalCalendar } from '../src/entities/external-calendar.entity';
 import { CalendarIntegration } from '../src/entities/calendar-integration.entity';
-import { mkcalendar, TARGETS, type CalDavTarget } from './harness/caldav-targets';
-import { dataOf } from './harness/app';
-import { vevent } from './harness/phone';
+import { mkcalendar, TARGETS, type CalDavTarget } from '../dev/caldav-targets';
+import { dataOf } from '../dev/app';
+import { vevent } from '../dev/phone';
 import { dayAt } from './harness/sync-fixture';
 import { syncSuite } from './support/sync-suite';
 

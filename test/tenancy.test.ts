@@ -1,6 +1,6 @@
-import { radicaleTarget, type CalDavTarget } from './harness/caldav-targets';
+import { radicaleTarget, type CalDavTarget } from '../dev/caldav-targets';
 import { signToken } from '../src/auth/jwt';
-import { CONNECT, codeOf, dataOf, INTEGRATIONS, startTestApp, TEST_JWT_SECRET, type TestApp } from './harness/app';
+import { CONNECT, codeOf, dataOf, INTEGRATIONS, startTestApp, TEST_JWT_SECRET, type TestApp } from '../dev/app';
 
 /** Every query and mutation is scoped to the caller's tenant and user. */
 describe('one user’s calendar account seen from another user or tenant', () => {

@@ -1,10 +1,10 @@
 import { Appointment } from '../src/entities/appointment.entity';
 import { ConflictKind, ConflictWarning } from '../src/entities/conflict-warning.entity';
 import { Contact } from '../src/entities/contact.entity';
-import { TARGETS, type CalDavTarget } from './harness/caldav-targets';
-import { APPOINTMENT_FIELDS, at, crmFixture, nextWeekday, type CrmFixture } from './harness/crm-fixture';
-import { dataOf } from './harness/app';
-import { vevent } from './harness/phone';
+import { TARGETS, type CalDavTarget } from '../dev/caldav-targets';
+import { APPOINTMENT_FIELDS, at, crmFixture, nextWeekday, type CrmFixture } from '../dev/crm-fixture';
+import { dataOf } from '../dev/app';
+import { vevent } from '../dev/phone';
 import { SYNC_RUN_FIELDS } from './harness/sync-fixture';
 import { wsClient } from './harness/ws-client';
 

@@ -4,7 +4,7 @@ import { ConflictWarning } from '../entities/conflict-warning.entity';
 import { AppError } from '../errors';
 import type { Topics } from '../pubsub';
 import { ensureUser, resolveSubject } from '../services/user.service';
-import { toWarningDto } from './conflict-warning.mapper';
+import { fromWarningView, toWarningDto } from './conflict-warning.mapper';
 import { ConflictWarningType } from './conflict-warning.types';
 import { visibleTo } from './visibility';
 
@@ -37,6 +37,6 @@ export class ConflictWarningResolver {
     subscribe: ({ context }) => visibleTo(context as Context, (context as Context).services.events.subscribe('CONFLICT_WARNING')),
   })
   newConflictWarnings(@Root() event: Topics['CONFLICT_WARNING'][0]): ConflictWarningType {
-    return event.warning;
+    return fromWarningView(event.warning);
   }
 }

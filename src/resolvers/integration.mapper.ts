@@ -1,27 +1,15 @@
 import type { CalendarIntegration } from '../entities/calendar-integration.entity';
-import type { ExternalCalendar } from '../entities/external-calendar.entity';
-import type { CalendarIntegrationType, ExternalCalendarType } from './integration.types';
+import { integrationView, type IntegrationView } from '../entities/events';
+import type { CalendarIntegrationType } from './integration.types';
 
-/** Returns the API view of a calendar: no URLs, no sync cursors. */
-export function toCalendarDto(c: ExternalCalendar): ExternalCalendarType {
-  return { id: c.id, name: c.name, color: c.color, writable: c.writable, isPrimary: c.isPrimary, checkForConflicts: c.checkForConflicts };
+export { calendarView as toCalendarDto } from '../entities/events';
+
+/** Returns the GraphQL view of an integration event (the payload of `integrationStatusChanged`). */
+export function fromIntegrationView(v: IntegrationView): CalendarIntegrationType {
+  return { ...v, lastSyncedAt: v.lastSyncedAt ? new Date(v.lastSyncedAt) : null };
 }
 
-/**
- * Returns the API view of an integration (its calendars must be loaded), sorted by name. Plain data:
- * it is also the payload of `integrationStatusChanged`. The password is not part of it, ever.
- */
+/** Returns the API view of an integration (its calendars must be loaded). The password is not part of it, ever. */
 export function toIntegrationDto(i: CalendarIntegration): CalendarIntegrationType {
-  return {
-    id: i.id,
-    provider: i.provider,
-    accountEmail: i.appleId,
-    status: i.status,
-    statusMessage: i.statusMessage,
-    lastSyncedAt: i.lastSyncedAt,
-    calendars: i.calendars
-      .getItems()
-      .map(toCalendarDto)
-      .sort((a, b) => a.name.localeCompare(b.name)),
-  };
+  return fromIntegrationView(integrationView(i));
 }

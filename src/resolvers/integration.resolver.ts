@@ -1,7 +1,7 @@
 import { Arg, Ctx, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { Context } from '../context';
 import type { Topics } from '../pubsub';
-import { toCalendarDto, toIntegrationDto } from './integration.mapper';
+import { fromIntegrationView, toCalendarDto, toIntegrationDto } from './integration.mapper';
 import {
   CalendarIntegrationType,
   ConnectICloudInput,
@@ -57,6 +57,6 @@ export class IntegrationResolver {
     subscribe: ({ context }) => visibleTo(context as Context, (context as Context).services.events.subscribe('INTEGRATION_STATUS_CHANGED')),
   })
   integrationStatusChanged(@Root() event: StatusEvent): CalendarIntegrationType {
-    return event.integration;
+    return fromIntegrationView(event.integration);
   }
 }

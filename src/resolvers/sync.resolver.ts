@@ -4,7 +4,7 @@ import { SyncRun } from '../entities/sync-run.entity';
 import type { Topics } from '../pubsub';
 import { blockedTimes } from '../services/busy.service';
 import { CalendarIntegrationType } from './integration.types';
-import { toSyncRunDto } from './sync-run.mapper';
+import { fromSyncRunView, toSyncRunDto } from './sync-run.mapper';
 import { BusyIntervalType, SyncRunType } from './sync-run.types';
 import { visibleTo } from './visibility';
 
@@ -55,6 +55,6 @@ export class SyncResolver {
       visibleTo(context as Context, (context as Context).services.events.subscribe('SYNC_RESULT'), (e) => !args.integrationId || e.run.integrationId === args.integrationId),
   })
   syncResults(@Root() event: Topics['SYNC_RESULT'][0], @Arg('integrationId', () => ID, { nullable: true }) _integrationId?: string): SyncRunType {
-    return event.run;
+    return fromSyncRunView(event.run);
   }
 }

@@ -1,6 +1,6 @@
 import { IntegrationStatus, type CalendarIntegration } from '../entities/calendar-integration.entity';
 import type { EventBus } from '../pubsub';
-import { toIntegrationDto } from '../resolvers/integration.mapper';
+import { integrationView } from '../entities/events';
 
 /**
  * Publishes `integrationStatusChanged` when the status differs from `before` (the contract: it fires
@@ -11,7 +11,7 @@ export function publishStatusIfChanged(events: EventBus, integration: CalendarIn
   events.publish('INTEGRATION_STATUS_CHANGED', {
     tenantId: integration.tenantId,
     userId: integration.user.externalId,
-    integration: toIntegrationDto(integration),
+    integration: integrationView(integration),
   });
 }
 

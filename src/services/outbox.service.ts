@@ -10,7 +10,7 @@ import { User } from '../entities/user.entity';
 import type { Logger } from '../logger';
 import type { Orm } from '../orm';
 import type { EventBus } from '../pubsub';
-import { toWarningDto } from '../resolvers/conflict-warning.mapper';
+import { conflictWarningView } from '../entities/events';
 import { backoffSeconds } from '../sync/backoff';
 import { CalDavClient } from '../sync/caldav.client';
 import { CalDavError } from '../sync/caldav.errors';
@@ -175,6 +175,6 @@ export class OutboxService {
 
   private async publishWarning(em: EntityManager, warning: ConflictWarning): Promise<void> {
     const user = await em.findOneOrFail(User, warning.userId);
-    this.deps.events.publish('CONFLICT_WARNING', { tenantId: warning.tenantId, userId: user.externalId, warning: toWarningDto(warning, user.externalId) });
+    this.deps.events.publish('CONFLICT_WARNING', { tenantId: warning.tenantId, userId: user.externalId, warning: conflictWarningView(warning, user.externalId) });
   }
 }

@@ -8,8 +8,7 @@ import { SyncOutcome, SyncRun } from '../entities/sync-run.entity';
 import type { Logger } from '../logger';
 import type { Orm } from '../orm';
 import type { EventBus } from '../pubsub';
-import { toWarningDto } from '../resolvers/conflict-warning.mapper';
-import { toSyncRunDto } from '../resolvers/sync-run.mapper';
+import { conflictWarningView, syncRunView } from '../entities/events';
 import type { ConflictWarning } from '../entities/conflict-warning.entity';
 import { OutboxEntry } from '../entities/outbox-entry.entity';
 import { AppointmentSyncLink } from '../entities/sync-link.entity';
@@ -170,8 +169,8 @@ export class SyncService {
     this.deps.logger.info({ integrationId: integration.id, runId: run.id, outcome: run.outcome, requests: run.requests, created: run.created, updated: run.updated, deleted: run.deleted }, 'sync run finished');
     publishStatusIfChanged(this.deps.events, integration, before);
     const userId = integration.user.externalId;
-    for (const w of conflicts) this.deps.events.publish('CONFLICT_WARNING', { tenantId: w.tenantId, userId, warning: toWarningDto(w, userId) });
-    this.deps.events.publish('SYNC_RESULT', { tenantId: integration.tenantId, userId, run: toSyncRunDto(run) });
+    for (const w of conflicts) this.deps.events.publish('CONFLICT_WARNING', { tenantId: w.tenantId, userId, warning: conflictWarningView(w, userId) });
+    this.deps.events.publish('SYNC_RESULT', { tenantId: integration.tenantId, userId, run: syncRunView(run) });
     return run;
   }
 

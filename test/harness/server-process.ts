@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { launch, type Managed } from './process';
+import { launch, type Managed } from '../../dev/process';
 
 const ROOT = join(__dirname, '..', '..');
 

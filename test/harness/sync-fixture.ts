@@ -1,6 +1,6 @@
-import { CONNECT, dataOf, startTestApp, type TestApp } from './app';
-import type { CalDavTarget, TargetAccount } from './caldav-targets';
-import { Phone } from './phone';
+import { CONNECT, dataOf, startTestApp, type TestApp } from '../../dev/app';
+import type { CalDavTarget, TargetAccount } from '../../dev/caldav-targets';
+import { Phone } from '../../dev/phone';
 
 export const SYNC_RUN_FIELDS = 'id integrationId outcome requests created updated deleted warnings error';
 

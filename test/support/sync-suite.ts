@@ -1,4 +1,4 @@
-import type { CalDavTarget } from '../harness/caldav-targets';
+import type { CalDavTarget } from '../../dev/caldav-targets';
 import { syncFixture, type SyncFixture } from '../harness/sync-fixture';
 
 /**

@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { signToken, type Role } from '../../src/auth/jwt';
-import { loadConfig } from '../../src/config';
-import { createLogger } from '../../src/logger';
-import { startServer, type RunningServer } from '../../src/server';
+import { signToken, type Role } from '../src/auth/jwt';
+import { loadConfig } from '../src/config';
+import { createLogger } from '../src/logger';
+import { startServer, type RunningServer } from '../src/server';
 
 export const TEST_JWT_SECRET = 'test-secret-' + randomBytes(8).toString('hex');
 

@@ -1,0 +1,37 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import ts from 'typescript';
+
+const ROOT = join(__dirname, '..');
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(join(ROOT, dir)).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(join(ROOT, path)).isDirectory() ? filesUnder(path) : path.endsWith('.ts') ? [path] : [];
+  });
+}
+
+/** Every relative import of every file under `dirs`, as [importer, imported] paths from the project root. */
+function imports(...dirs: string[]): [string, string][] {
+  return dirs.flatMap(filesUnder).flatMap((file) =>
+    ts
+      .preProcessFile(readFileSync(join(ROOT, file), 'utf8'), true, true)
+      .importedFiles.map((i) => i.fileName)
+      .filter((spec) => spec.startsWith('.'))
+      .map((spec): [string, string] => [file, relative(ROOT, resolve(ROOT, dirname(file), spec))]),
+  );
+}
+
+const into = (edges: [string, string][], prefix: string) => edges.filter(([, to]) => to === prefix || to.startsWith(`${prefix}/`)).map(([from, to]) => `${from} -> ${to}`);
+
+describe('the import structure', () => {
+  it('points one way: nothing below the resolvers imports from them', () => {
+    const lower = imports('src/services', 'src/sync', 'src/availability', 'src/entities', 'src/jobs').concat(imports('src').filter(([from]) => from === 'src/pubsub.ts'));
+    expect(into(lower, 'src/resolvers')).toEqual([]);
+  });
+
+  it('keeps test code out of the product: src, scripts, bench and dev import nothing from test/, and src nothing from dev/', () => {
+    expect(into(imports('src', 'scripts', 'bench', 'dev'), 'test')).toEqual([]);
+    expect(into(imports('src'), 'dev')).toEqual([]);
+  });
+});
