@@ -28,6 +28,8 @@ export interface Config {
   syncLeaseSeconds: number;
   /** Failed connect attempts allowed per user within `connectThrottleWindowSeconds`. */
   connectThrottleLimit: number;
+  /** Failed connect attempts allowed per Apple ID (whichever users make them) within the window. */
+  connectThrottleAppleIdLimit: number;
   connectThrottleWindowSeconds: number;
   /** Messages for the operator produced while loading (generated secrets), logged once the logger exists. */
   warnings: string[];
@@ -99,6 +101,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     syncPerHost: Math.max(1, intOf(env.SYNC_PER_HOST, 2, 'SYNC_PER_HOST')),
     syncLeaseSeconds: Math.max(5, intOf(env.SYNC_LEASE_SECONDS, 300, 'SYNC_LEASE_SECONDS')),
     connectThrottleLimit: intOf(env.CONNECT_THROTTLE_LIMIT, 5, 'CONNECT_THROTTLE_LIMIT'),
+    connectThrottleAppleIdLimit: intOf(env.CONNECT_THROTTLE_APPLE_ID_LIMIT, 10, 'CONNECT_THROTTLE_APPLE_ID_LIMIT'),
     connectThrottleWindowSeconds: intOf(env.CONNECT_THROTTLE_WINDOW_SECONDS, 600, 'CONNECT_THROTTLE_WINDOW_SECONDS'),
     warnings,
   };

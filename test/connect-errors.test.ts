@@ -124,6 +124,31 @@ describe('connectICloud with bad input or a failing iCloud', () => {
     expect(otherUser.res.errors).toBeUndefined();
   });
 
+  it('lets no more than 5 of 20 parallel attempts of one user reach iCloud', async () => {
+    const own = await target.newAccount();
+    const token = app.token(`user-${++n}`);
+    const before = target.emulator.requests.front;
+    const results = await Promise.all(Array.from({ length: 20 }, () => app.gql(token, CONNECT, { input: { appleId: own.appleId, appSpecificPassword: 'wxyz-wxyz-wxyz-wxyz' } })));
+    const codes = results.map(codeOf);
+    expect(codes.filter((c) => c === 'ICLOUD_AUTH_FAILED')).toHaveLength(5);
+    expect(codes.filter((c) => c === 'TOO_MANY_ATTEMPTS')).toHaveLength(15);
+    expect(target.emulator.requests.front - before).toBe(5);
+  });
+
+  it('throttles an Apple ID across users and tenants: 10 users with 3 wrong passwords each reach iCloud 10 times', async () => {
+    const own = await target.newAccount();
+    const before = target.emulator.requests.front;
+    const codes: (string | undefined)[] = [];
+    for (let u = 0; u < 10; u++) {
+      const token = app.token(`spread-${u}`, `tenant-${u % 3}`);
+      for (let i = 0; i < 3; i++) codes.push(codeOf(await app.gql(token, CONNECT, { input: { appleId: own.appleId.toUpperCase(), appSpecificPassword: 'wxyz-wxyz-wxyz-wxyz' } })));
+    }
+    expect(codes.filter((c) => c === 'ICLOUD_AUTH_FAILED')).toHaveLength(10);
+    expect(target.emulator.requests.front - before).toBe(10);
+    const blocked = await app.gql(app.token('owner', 'tenant-z'), CONNECT, { input: { appleId: own.appleId, appSpecificPassword: own.appSpecificPassword } });
+    expect(blocked.errors![0]).toMatchObject({ message: expect.stringMatching(/this Apple ID: wait \d+ minute/), extensions: { code: 'TOO_MANY_ATTEMPTS' } });
+  });
+
   it('refuses a read-only calendar as primary with CALENDAR_NOT_WRITABLE and changes nothing', async () => {
     const token = app.token(`user-${++n}`);
     const own = await target.newAccount();

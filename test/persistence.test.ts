@@ -6,6 +6,7 @@ import { keyId } from '../src/auth/credentials.cipher';
 import { radicaleTarget, type CalDavTarget, type TargetAccount } from '../dev/caldav-targets';
 import { CONNECT, dataOf, INTEGRATION_FIELDS, INTEGRATIONS, startTestApp } from '../dev/app';
 import { startPostgres, type PostgresServer } from '../dev/postgres';
+import { ConnectThrottle } from '../src/services/connect-throttle.service';
 
 const databases = [
   { name: 'SQLite', start: async () => ({ url: undefined as string | undefined, stop: async () => {} }) },
@@ -60,6 +61,21 @@ describe.each(databases)('integrations persisted on $name', ({ start }) => {
       expect(await sealed()).toBe(keyId(newKey));
     } finally {
       await third.close();
+    }
+  });
+
+  it('never lets parallel connect attempts of one user past the limit, counted in the database', async () => {
+    const app = await startTestApp({ caldavUrl: account.serverUrl, databaseUrl: db.url, dataDir });
+    try {
+      const throttle = new ConnectThrottle({ perUser: 5, perAppleId: 10, windowSeconds: 600 });
+      const tries = await Promise.allSettled(Array.from({ length: 20 }, () => throttle.forUser(app.server.orm.fork(), 'parallel-user')));
+      expect(tries.filter((t) => t.status === 'fulfilled')).toHaveLength(5);
+      expect(tries.filter((t) => t.status === 'rejected').map((t) => (t as PromiseRejectedResult).reason.code)).toEqual(Array(15).fill('TOO_MANY_ATTEMPTS'));
+      // A released attempt (a success) is available again.
+      await (tries.find((t) => t.status === 'fulfilled') as PromiseFulfilledResult<() => Promise<void>>).value();
+      await expect(throttle.forUser(app.server.orm.fork(), 'parallel-user')).resolves.toBeInstanceOf(Function);
+    } finally {
+      await app.close();
     }
   });
 });

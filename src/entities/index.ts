@@ -2,7 +2,7 @@ import { Appointment, AppointmentAssignee } from './appointment.entity';
 import { BusyInterval } from './busy-interval.entity';
 import { CalendarIntegration } from './calendar-integration.entity';
 import { ConflictWarning } from './conflict-warning.entity';
-import { ConnectAttempt } from './connect-attempt.entity';
+import { ConnectBudget } from './connect-budget.entity';
 import { Contact } from './contact.entity';
 import { CrmCalendar, CrmCalendarMember } from './crm-calendar.entity';
 import { ExternalCalendar } from './external-calendar.entity';
@@ -20,7 +20,7 @@ export const ENTITIES = [
   ExternalEvent,
   BusyInterval,
   SyncRun,
-  ConnectAttempt,
+  ConnectBudget,
   CrmCalendar,
   CrmCalendarMember,
   Contact,

@@ -36,7 +36,7 @@ export function createServices(config: Config, orm: Orm, events: EventBus, logge
     sync,
     outbox,
     cipher,
-    throttle: new ConnectThrottle(config.connectThrottleLimit, config.connectThrottleWindowSeconds),
+    throttle: new ConnectThrottle({ perUser: config.connectThrottleLimit, perAppleId: config.connectThrottleAppleIdLimit, windowSeconds: config.connectThrottleWindowSeconds }),
     events,
     logger,
   });

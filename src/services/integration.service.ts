@@ -44,18 +44,31 @@ export class IntegrationService {
    */
   async connectICloud(em: EntityManager, principal: Principal, input: { appleId: string; appSpecificPassword: string }): Promise<CalendarIntegration> {
     const user = await ensureUser(em, principal);
-    await this.deps.throttle.check(em, user.id);
-    let discovery;
+    const failed = (e: unknown) => {
+      this.deps.logger.info({ userId: user.id, reason: (e as Error).message }, 'iCloud connect attempt failed');
+      return toAppError(e);
+    };
+    // Input that is not even an Apple ID and an app-specific password counts against the user only: it never reaches iCloud.
+    const releaseUser = await this.deps.throttle.forUser(em, user.id);
     let credentials;
     try {
       credentials = normaliseAppleCredentials(input.appleId, input.appSpecificPassword);
+    } catch (e) {
+      throw failed(e);
+    }
+    const releaseAppleId = await this.deps.throttle.forAppleId(em, credentials.appleId).catch(async (e) => {
+      await releaseUser();
+      throw e;
+    });
+    let discovery;
+    try {
       discovery = await this.client(credentials.appleId, credentials.appSpecificPassword).discover();
     } catch (e) {
-      const userFault = e instanceof AppError || (e instanceof CalDavError && e.failure === 'AUTH');
-      if (userFault) await this.deps.throttle.recordFailure(em, user.id);
-      this.deps.logger.info({ userId: user.id, reason: (e as Error).message }, 'iCloud connect attempt failed');
-      throw toAppError(e);
+      // Only a refused password counts: an unreachable iCloud is nobody's guess.
+      if (!(e instanceof CalDavError && e.failure === 'AUTH')) await Promise.all([releaseUser(), releaseAppleId()]);
+      throw failed(e);
     }
+    await Promise.all([releaseUser(), releaseAppleId()]);
     const existing = await em.findOne(CalendarIntegration, { user, appleId: credentials.appleId }, { populate: ['calendars'] });
     const before = existing?.status;
     const integration: CalendarIntegration =
