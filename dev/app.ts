@@ -55,6 +55,8 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
     CALDAV_TIMEOUT_MS: '3000',
     // No background ticks: tests run the reconciler with `server.reconciler.tick()` when they mean to.
     SYNC_CRON: '',
+    // Tests sync on purpose, often several times in a second; the rate limit has a test of its own.
+    SYNC_NOW_MIN_INTERVAL_SECONDS: '0',
     ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
     ...options.env,
   });

@@ -26,6 +26,8 @@ export interface Config {
   syncPerHost: number;
   /** How long a claimed integration stays leased; a crashed process's lease expires after this. */
   syncLeaseSeconds: number;
+  /** A user's `syncNow` this soon after the integration's last run is refused with TOO_MANY_REQUESTS. */
+  syncNowMinIntervalSeconds: number;
   /** Failed connect attempts allowed per user within `connectThrottleWindowSeconds`. */
   connectThrottleLimit: number;
   /** Failed connect attempts allowed per Apple ID (whichever users make them) within the window. */
@@ -100,6 +102,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     syncConcurrency: Math.max(1, intOf(env.SYNC_CONCURRENCY, 4, 'SYNC_CONCURRENCY')),
     syncPerHost: Math.max(1, intOf(env.SYNC_PER_HOST, 2, 'SYNC_PER_HOST')),
     syncLeaseSeconds: Math.max(5, intOf(env.SYNC_LEASE_SECONDS, 300, 'SYNC_LEASE_SECONDS')),
+    syncNowMinIntervalSeconds: intOf(env.SYNC_NOW_MIN_INTERVAL_SECONDS, 10, 'SYNC_NOW_MIN_INTERVAL_SECONDS'),
     connectThrottleLimit: intOf(env.CONNECT_THROTTLE_LIMIT, 5, 'CONNECT_THROTTLE_LIMIT'),
     connectThrottleAppleIdLimit: intOf(env.CONNECT_THROTTLE_APPLE_ID_LIMIT, 10, 'CONNECT_THROTTLE_APPLE_ID_LIMIT'),
     connectThrottleWindowSeconds: intOf(env.CONNECT_THROTTLE_WINDOW_SECONDS, 600, 'CONNECT_THROTTLE_WINDOW_SECONDS'),

@@ -13,6 +13,7 @@ import type { Config } from './config';
 import type { Context } from './context';
 import { AppError, createErrorFormatter } from './errors';
 import { limitRules, LIMITS, refuseOversized } from './graphql-limits';
+import { createWsPolicy } from './ws-policy';
 import type { Logger } from './logger';
 import { startHorizonJob } from './jobs/horizon.job';
 import { startOutboxJob } from './jobs/outbox.job';
@@ -52,31 +53,14 @@ export async function startServer(config: Config, logger: Logger, events: EventB
   const app = express();
   const httpServer: Server = createServer(app);
   const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH });
+  const wsPolicy = createWsPolicy(config.jwtSecret);
 
   const wsCleanup = useServer<Record<string, unknown>, { principal?: Principal }>(
     {
       schema,
       validate: (s, document) => validate(s, document, [...specifiedRules, ...limitRules]),
-      // Size and token limits before graphql-ws parses the document (it would parse any size otherwise).
-      onSubscribe: (_ctx, _id, payload) => {
-        const refused = refuseOversized(payload);
-        return refused ? [refused] : undefined;
-      },
-      onConnect: (ctx) => {
-        try {
-          const principal = verifyToken(ctx.connectionParams?.authorization as string | undefined, config.jwtSecret);
-          ctx.extra.principal = principal;
-          // A socket lives on its token: when it expires, subscriptions end and the client must sign in again.
-          const expiry = setTimeout(() => ctx.extra.socket.close(4401, 'Token expired: get a new token.'), Math.min(2 ** 31 - 1, Math.max(0, principal.expiresAt! * 1000 - Date.now())));
-          expiry.unref();
-          ctx.extra.socket.once('close', () => clearTimeout(expiry));
-          return true;
-        } catch (e) {
-          // graphql-ws would close with a bare 4403; say why (RFC 6455 section 7.4.2: 4000-4999 are ours).
-          ctx.extra.socket.close(4401, unauthenticated(e).message);
-          return false;
-        }
-      },
+      onConnect: (ctx) => wsPolicy.onConnect(ctx),
+      onSubscribe: (ctx, _id, payload) => wsPolicy.onSubscribe(ctx, payload),
       context: (ctx): Context => ({ principal: ctx.extra.principal!, em: orm.fork(), services }),
       onNext: (_ctx, _id, _payload, _args, result) =>
         'errors' in result && result.errors ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON() as GraphQLFormattedError, e) as never) } : result,

@@ -7,7 +7,8 @@ import { radicaleTarget } from '../dev/caldav-targets';
 import { codeOf, dataOf, TEST_JWT_SECRET } from '../dev/app';
 import { wsClient } from './harness/ws-client';
 import { vevent } from '../dev/phone';
-import { dayAt, SYNC_RUN_FIELDS } from './harness/sync-fixture';
+import { dayAt, SYNC_RUN_FIELDS, syncFixture } from './harness/sync-fixture';
+import { WS_LIMITS } from '../src/ws-policy';
 import { syncSuite } from './support/sync-suite';
 
 /** Requests a hostile or careless client can send: each is refused cheaply or folded into work already under way. */
@@ -83,6 +84,43 @@ describe('abuse of the API', () => {
     const f = await suite.fixture();
     expect(statSync(f.app.dataDir).mode & 0o777).toBe(0o700);
     expect(statSync(join(f.app.dataDir, 'crm-calendar.sqlite')).mode & 0o777).toBe(0o600);
+  });
+
+  it('refuses a syncNow moments after the last run, saying when to try again, but still joins a run under way', async () => {
+    const f = await syncFixture(suite.target(), { SYNC_NOW_MIN_INTERVAL_SECONDS: '30' });
+    try {
+      const sync = () => f.app.gql(f.token, `mutation($id: ID!) { syncNow(integrationId: $id) { id outcome } }`, { id: f.integrationId });
+      const burst = await Promise.all([sync(), sync(), sync()]);
+      expect(new Set(burst.map((r) => dataOf(r).syncNow.id)).size).toBe(1);
+      const again = await sync();
+      expect(again.errors![0]).toMatchObject({ message: expect.stringMatching(/synced moments ago: try again in \d+ s/), extensions: { code: 'TOO_MANY_REQUESTS', retryAfterSeconds: expect.any(Number) } });
+      expect(await f.app.server.orm.fork().count(SyncRun, { integration: f.integrationId })).toBe(1);
+    } finally {
+      await f.app.close();
+    }
+  });
+
+  it('bounds subscriptions per connection and per user, and connections per user', async () => {
+    const f = await suite.fixture();
+    const first = wsClient(f.app.url, f.token);
+    const sockets = [first];
+    try {
+      const subs = Array.from({ length: WS_LIMITS.subscriptionsPerSocket + 1 }, () => first.subscribe('subscription { conflictWarnings { id } }'));
+      const refused = await subs[WS_LIMITS.subscriptionsPerSocket].next();
+      expect(refused.error[0]).toMatchObject({ message: `At most ${WS_LIMITS.subscriptionsPerSocket} subscriptions per connection.`, extensions: { code: 'TOO_MANY_REQUESTS' } });
+      for (let i = 1; i < WS_LIMITS.socketsPerUser; i++) sockets.push(wsClient(f.app.url, f.token));
+      // Each further socket may hold subscriptions until the user's total is reached.
+      const perUser = sockets.slice(1).flatMap((s) => Array.from({ length: 40 }, () => s.subscribe('subscription { syncResults { id } }')));
+      const answers = await Promise.all(perUser.map((p) => p.next(2000).catch(() => 'open')));
+      const refusedForUser = answers.filter((a) => a !== 'open');
+      expect(refusedForUser.length).toBe(WS_LIMITS.subscriptionsPerSocket + perUser.length - WS_LIMITS.subscriptionsPerUser);
+      expect((refusedForUser[0] as { error: { message: string }[] }).error[0].message).toBe(`At most ${WS_LIMITS.subscriptionsPerUser} subscriptions per user.`);
+      const oneTooMany = wsClient(f.app.url, f.token);
+      sockets.push(oneTooMany);
+      expect(await oneTooMany.closed).toEqual({ code: 4429, reason: `At most ${WS_LIMITS.socketsPerUser} connections per user: close one first.` });
+    } finally {
+      await Promise.all(sockets.map((s) => s.client.dispose()));
+    }
   });
 });
 

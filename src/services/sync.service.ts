@@ -5,6 +5,7 @@ import { CalendarIntegration, IntegrationStatus } from '../entities/calendar-int
 import type { ExternalCalendar } from '../entities/external-calendar.entity';
 import { ExternalEvent } from '../entities/external-event.entity';
 import { SyncOutcome, SyncRun } from '../entities/sync-run.entity';
+import { AppError } from '../errors';
 import type { Logger } from '../logger';
 import type { Orm } from '../orm';
 import type { EventBus } from '../pubsub';
@@ -37,6 +38,8 @@ export interface SyncServiceDeps {
   leaseSeconds: number;
   /** Reads calendar objects off the event loop. */
   reader: IcalReader;
+  /** A `syncNow` this soon after the integration's last run is refused (0: never). */
+  syncNowMinIntervalSeconds: number;
 }
 
 /** Why a run has no end: the process running it died; the next holder of the lease closes it. */
@@ -70,6 +73,7 @@ export class SyncService {
    */
   async syncNow(em: EntityManager, integrationId: string): Promise<SyncRun> {
     const requestedAt = new Date();
+    if (!this.inFlight.has(integrationId)) await this.refuseIfJustSynced(em, integrationId);
     for (;;) {
       const local = this.inFlight.get(integrationId);
       if (local) return local;
@@ -85,6 +89,16 @@ export class SyncService {
       const joined = await em.fork().findOne(SyncRun, { integration: integrationId, finishedAt: { $gte: requestedAt } }, { orderBy: { finishedAt: 'desc' } });
       if (joined) return joined;
     }
+  }
+
+  /** Throws `TOO_MANY_REQUESTS` when the integration finished a run less than the minimum interval ago. */
+  private async refuseIfJustSynced(em: EntityManager, integrationId: string): Promise<void> {
+    const minMs = this.deps.syncNowMinIntervalSeconds * 1000;
+    if (minMs === 0) return;
+    const last = await em.fork().findOne(SyncRun, { integration: integrationId, finishedAt: { $gt: new Date(Date.now() - minMs) } }, { orderBy: { finishedAt: 'desc' }, fields: ['finishedAt'] });
+    if (!last) return;
+    const retryAfterSeconds = Math.max(1, Math.ceil((last.finishedAt!.getTime() + minMs - Date.now()) / 1000));
+    throw new AppError('TOO_MANY_REQUESTS', `This account was synced moments ago: try again in ${retryAfterSeconds} s (its recent runs show the result).`, { retryAfterSeconds });
   }
 
   /**
