@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import { startICloudEmulator, type ICloudEmulator } from './icloud-emulator';
 import { READ_ONLY_PREFIX, startRadicale, type RadicaleServer } from './radicale';
 import { startXandikos, type XandikosServer } from './xandikos';
+import { startFaultProxy, type FaultProxy } from './fault-proxy';
 
 /** An account on a CalDAV server, with what a second client (the user's iPhone) needs to reach it. */
 export interface TargetAccount {
@@ -176,3 +177,23 @@ export const TARGETS: { name: CalDavTarget['name']; checksPasswords: boolean; st
   { name: 'radicale', checksPasswords: true, start: radicaleTarget },
   { name: 'xandikos', checksPasswords: false, start: xandikosTarget },
 ];
+
+/**
+ * Radicale behind a fault-injecting proxy: the server under test reaches it through `proxy` (its
+ * `serverUrl`), the phone directly, as an iPhone reaches iCloud whatever happens to the CRM's connection.
+ */
+export async function faultyRadicaleTarget(): Promise<CalDavTarget & { radicale: RadicaleServer; proxy: FaultProxy }> {
+  const inner = await radicaleTarget();
+  const proxy = await startFaultProxy(inner.radicale.url);
+  const throughProxy = (a: TargetAccount): TargetAccount => ({ ...a, serverUrl: proxy.url });
+  return {
+    ...inner,
+    proxy,
+    newAccount: async () => throughProxy(await inner.newAccount()),
+    newAccounts: async (n) => (await inner.newAccounts(n)).map(throughProxy),
+    stop: async () => {
+      await proxy.stop();
+      await inner.stop();
+    },
+  };
+}

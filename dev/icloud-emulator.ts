@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { freePort } from './ports';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { listen, passableHeaders, readBody } from './http';
 import { READ_ONLY_PREFIX, type RadicaleServer } from './radicale';
 
 /** An Apple ID the emulation accepts, with its app-specific password and iCloud person id (dsid). */
@@ -69,23 +69,6 @@ function specialCollections(home: string): string {
         `</prop><status>HTTP/1.1 200 OK</status></propstat></response>`,
     )
     .join('');
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
-function listen(server: Server, host: string): Promise<string> {
-  return new Promise(async (resolve, reject) => {
-    const port = await freePort(host);
-    server.once('error', reject);
-    server.listen(port, host, () => resolve(`http://${host}:${port}`));
-  });
 }
 
 /** Starts the front (127.0.0.1) and partition (127.0.0.2) hosts in front of `radicale`. */
@@ -181,12 +164,7 @@ export async function startICloudEmulator(radicale: RadicaleServer): Promise<ICl
         text = text.slice(0, end) + specialCollections(home) + text.slice(end);
       }
     }
-    const out: Record<string, string> = {};
-    upstream.headers.forEach((v, k) => {
-      // fetch has already decoded the body: drop the framing and encoding headers of the upstream response.
-      if (!['content-length', 'content-encoding', 'transfer-encoding', 'connection', 'keep-alive'].includes(k)) out[k] = v;
-    });
-    res.writeHead(upstream.status, out);
+    res.writeHead(upstream.status, passableHeaders(upstream.headers));
     res.end(text);
   }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { CalendarIntegration } from '../src/entities/calendar-integration.entity';
 import { SyncRun } from '../src/entities/sync-run.entity';
 import { rollHorizon } from '../src/jobs/horizon.job';
-import { radicaleTarget, type CalDavTarget } from '../dev/caldav-targets';
+import { faultyRadicaleTarget, radicaleTarget, type CalDavTarget } from '../dev/caldav-targets';
 import { CONNECT, dataOf, startTestApp, type TestApp } from '../dev/app';
 import { startPostgres, type PostgresServer } from '../dev/postgres';
 import { Phone, vevent } from '../dev/phone';
@@ -47,6 +47,32 @@ describe('the reconciler', () => {
     const integrations = await em.find(CalendarIntegration, {});
     expect(integrations.every((i) => i.leaseOwner === null && i.nextSyncAt! > new Date(Date.now() + 100 * 1000))).toBe(true);
     expect(await a.server.reconciler.tick()).toBe(0);
+  });
+
+  it('keeps the lease of a run slower than the lease: another instance does not start the same integration', async () => {
+    const slow = await faultyRadicaleTarget();
+    try {
+      const account = await slow.newAccount();
+      const env = { SYNC_LEASE_SECONDS: '5' };
+      const [a, b] = await Promise.all([0, 1].map(() => startTestApp({ caldavUrl: account.serverUrl, databaseUrl: pg.url, dataDir, env })));
+      apps.push(a, b);
+      const token = a.token('slow-user');
+      const { id, calendars } = dataOf(await a.gql(token, CONNECT, { input: { appleId: account.appleId, appSpecificPassword: account.appSpecificPassword } })).connectICloud;
+      dataOf(await a.gql(token, `mutation($ids: [ID!]!) { setConflictCalendars(input: {calendarIds: $ids}) { id } }`, { ids: calendars.map((c: { id: string }) => c.id) }));
+      const phone = new Phone(slow, account);
+      for (const slug of ['home', 'work']) await phone.put(slug, vevent(`slow-${slug}`, dayAt(1, 9), dayAt(1, 10), 'Slow'));
+      // Every request takes 2 s: the first run (a listing and a fetch per calendar) outlasts the 5 s lease.
+      slow.proxy.delay(2000);
+      const first = a.server.reconciler.tick();
+      await new Promise((r) => setTimeout(r, 6500));
+      expect(await b.server.reconciler.tick()).toBe(0);
+      expect(await first).toBe(1);
+      const runs = await a.server.orm.fork().find(SyncRun, { integration: id });
+      expect(runs.map((r) => [r.outcome, r.error])).toEqual([['SUCCESS', null]]);
+      expect(runs[0].finishedAt!.getTime() - runs[0].startedAt.getTime()).toBeGreaterThan(6500);
+    } finally {
+      await slow.stop();
+    }
   });
 
   it('takes over an integration whose lease a crashed process left behind, but not a live lease', async () => {

@@ -29,7 +29,7 @@ export function createServices(config: Config, orm: Orm, events: EventBus, logge
   const ical = createIcalReader();
   const caldav = { icloudCaldavUrl: config.icloudCaldavUrl, caldavTimeoutMs: config.caldavTimeoutMs };
   const sync = new SyncService({ ...caldav, orm, syncIntervalSeconds: config.syncIntervalSeconds, leaseSeconds: config.syncLeaseSeconds, syncNowMinIntervalSeconds: config.syncNowMinIntervalSeconds, reader: ical, cipher, events, logger });
-  const outbox = new OutboxService({ ...caldav, orm, cipher, events, logger, leaseSeconds: config.syncLeaseSeconds });
+  const outbox = new OutboxService({ ...caldav, orm, cipher, events, logger, leaseSeconds: config.syncLeaseSeconds, reader: ical });
   const booking = new BookingService({ mutex: new KeyedMutex(), rowLocks: dialectOf(config.databaseUrl) === 'postgresql', afterCommit: () => outbox.kick() });
   const integrations = new IntegrationService({
     ...caldav,

@@ -15,6 +15,7 @@ import { backoffSeconds } from '../sync/backoff';
 import { CalDavClient } from '../sync/caldav.client';
 import { CalDavError } from '../sync/caldav.errors';
 import { uidFor } from '../sync/event-renderer';
+import type { IcalReader } from '../sync/ical.pool';
 import { pushCopy } from '../sync/outbound.executor';
 import { syncKeyOf } from './availability.service';
 import { markNeedsReconnect, publishStatusIfChanged } from './integration-events';
@@ -27,6 +28,8 @@ export interface OutboxServiceDeps {
   events: EventBus;
   logger: Logger;
   leaseSeconds: number;
+  /** Reads iCloud's version of a copy off the event loop (on a 412). */
+  reader: IcalReader;
 }
 
 /** After this many failed attempts a copy is FAILED (with the reason) and its entry is dropped. */
@@ -118,11 +121,13 @@ export class OutboxService {
       const outcome = await pushCopy(em, entry.syncKey, entry.userId, {
         clientFor: (calendar) => this.client(em, calendar, clients),
         warn: (w) => warnings.push(w),
+        reader: this.deps.reader,
       });
-      // Later entries of the same copy are covered: the push rendered the current state.
-      if (outcome === 'done') await em.nativeDelete(OutboxEntry, { syncKey: entry.syncKey, userId: entry.userId, createdAt: { $lte: entry.createdAt } });
-      else await em.nativeUpdate(OutboxEntry, { id: entry.id }, { nextAttemptAt: new Date(Date.now() + PARKED_MS), leaseUntil: null });
-      await em.flush();
+      await inOneTransaction(em, async () => {
+        // Later entries of the same copy are covered: the push rendered the current state.
+        if (outcome === 'done') await em.nativeDelete(OutboxEntry, { syncKey: entry.syncKey, userId: entry.userId, createdAt: { $lte: entry.createdAt } });
+        else await em.nativeUpdate(OutboxEntry, { id: entry.id }, { nextAttemptAt: new Date(Date.now() + PARKED_MS), leaseUntil: null });
+      });
       // Published only once stored: a failed push keeps none of its warnings.
       for (const w of warnings) await this.publishWarning(em, w);
     } catch (e) {
@@ -148,20 +153,17 @@ export class OutboxService {
     if (e instanceof CalDavError && e.failure === 'AUTH') {
       await this.needsReconnect(fresh, entry.userId);
       if (link) Object.assign(link, { state: SyncState.PENDING, lastError: 'Waiting for the user to reconnect iCloud.' });
-      await fresh.nativeUpdate(OutboxEntry, { id: entry.id }, { nextAttemptAt: new Date(Date.now() + PARKED_MS), leaseUntil: null });
-      await fresh.flush();
+      await inOneTransaction(fresh, () => fresh.nativeUpdate(OutboxEntry, { id: entry.id }, { nextAttemptAt: new Date(Date.now() + PARKED_MS), leaseUntil: null }));
       return;
     }
     const attempts = entry.attempts + 1;
-    if (attempts >= MAX_ATTEMPTS) {
-      if (link) Object.assign(link, { state: SyncState.FAILED, lastError: reason });
-      await fresh.nativeDelete(OutboxEntry, { id: entry.id });
-    } else {
-      if (link) Object.assign(link, { state: SyncState.PENDING, lastError: `${reason} (retrying)` });
-      const wait = backoffSeconds(attempts, e instanceof CalDavError ? e.retryAfterSeconds : undefined);
-      await fresh.nativeUpdate(OutboxEntry, { id: entry.id }, { attempts, lastError: reason, nextAttemptAt: new Date(Date.now() + wait * 1000), leaseUntil: null });
-    }
-    await fresh.flush();
+    const wait = backoffSeconds(attempts, e instanceof CalDavError ? e.retryAfterSeconds : undefined);
+    if (link) Object.assign(link, attempts >= MAX_ATTEMPTS ? { state: SyncState.FAILED, lastError: reason } : { state: SyncState.PENDING, lastError: `${reason} (retrying)` });
+    await inOneTransaction(fresh, () =>
+      attempts >= MAX_ATTEMPTS
+        ? fresh.nativeDelete(OutboxEntry, { id: entry.id })
+        : fresh.nativeUpdate(OutboxEntry, { id: entry.id }, { attempts, lastError: reason, nextAttemptAt: new Date(Date.now() + wait * 1000), leaseUntil: null }),
+    );
   }
 
   /** A 401 while pushing means the password was revoked: the integration needs reconnecting. */
@@ -176,5 +178,20 @@ export class OutboxService {
   private async publishWarning(em: EntityManager, warning: ConflictWarning): Promise<void> {
     const user = await em.findOneOrFail(User, warning.userId);
     this.deps.events.publish('CONFLICT_WARNING', { tenantId: warning.tenantId, userId: user.externalId, warning: conflictWarningView(warning, user.externalId) });
+  }
+}
+
+/**
+ * Runs `work` (native updates of outbox entries) and flushes what `em` holds (the copy's link and status
+ * row) in one transaction: an entry is never finished while the state it produced is lost, nor the other way.
+ */
+async function inOneTransaction(em: EntityManager, work: () => Promise<unknown>): Promise<void> {
+  await em.begin();
+  try {
+    await work();
+    await em.commit();
+  } catch (e) {
+    await em.rollback();
+    throw e;
   }
 }

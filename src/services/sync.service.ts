@@ -20,7 +20,7 @@ import { CalDavError } from '../sync/caldav.errors';
 import { readCalendar } from '../sync/calendar-reader';
 import { horizon } from '../sync/horizon';
 import type { IcalReader } from '../sync/ical.pool';
-import { claimLease, releaseLease } from '../sync/lease';
+import { claimLease, releaseLease, renewLease } from '../sync/lease';
 import { applyInbound } from '../sync/inbound.executor';
 import { planInbound, type StoredObject } from '../sync/inbound.planner';
 import { applyCalendarList, CALENDAR_LIST_EVERY_MS } from './calendar-list';
@@ -110,7 +110,16 @@ export class SyncService {
   async syncIntegration(em: EntityManager, integrationId: string): Promise<SyncRun> {
     const running = this.inFlight.get(integrationId);
     if (running) return running;
-    const run = this.runOnce(em, integrationId).finally(() => this.inFlight.delete(integrationId));
+    // A run slower than the lease (a slow iCloud, a large import) must not lose it to another instance mid-run.
+    const heartbeat = setInterval(
+      () => void renewLease(this.deps.orm.fork(), integrationId, this.owner, this.deps.leaseSeconds).catch((e) => this.deps.logger.warn({ err: e, integrationId }, 'could not renew a sync lease')),
+      (this.deps.leaseSeconds * 1000) / 3,
+    );
+    heartbeat.unref();
+    const run = this.runOnce(em, integrationId).finally(() => {
+      clearInterval(heartbeat);
+      this.inFlight.delete(integrationId);
+    });
     this.inFlight.set(integrationId, run);
     return run;
   }

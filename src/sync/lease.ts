@@ -36,6 +36,11 @@ export async function claimDue(em: EntityManager, owner: string, limit: number, 
   return claimed;
 }
 
+/** Extends a lease `owner` holds by `leaseSeconds` from now (a run still under way keeps it). Returns whether it still held it. */
+export async function renewLease(em: EntityManager, id: string, owner: string, leaseSeconds: number): Promise<boolean> {
+  return (await em.nativeUpdate(CalendarIntegration, { id, leaseOwner: owner }, { leaseUntil: new Date(Date.now() + leaseSeconds * 1000) })) === 1;
+}
+
 /** Gives a lease back (only if `owner` still holds it). */
 export async function releaseLease(em: EntityManager, id: string, owner: string): Promise<void> {
   await em.nativeUpdate(CalendarIntegration, { id, leaseOwner: owner }, { leaseOwner: null, leaseUntil: null });

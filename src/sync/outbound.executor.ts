@@ -13,7 +13,7 @@ import { deleteObject, getObject, putObject } from './caldav-objects';
 import { desiredEvent } from './desired-event';
 import { laterChangeWins, planPush, type PrimaryState } from './push.planner';
 import { renderEvent, uidFor, type DesiredEvent } from './event-renderer';
-import { parseCalendarObject } from './ical-busy';
+import type { IcalReader } from './ical.pool';
 import { contentHash } from './ical-hash';
 import { isSessionKey } from './sync-key';
 
@@ -25,6 +25,8 @@ export interface PushContext {
   clientFor(calendar: ExternalCalendar): Promise<CalDavClient>;
   /** Records a warning for the CRM user (stored and published by the caller). */
   warn(warning: ConflictWarning): void;
+  /** Reads iCloud's version of a copy off the event loop. */
+  reader: IcalReader;
 }
 
 /** Only the event's own fields are needed here: an empty window expands no occurrences. */
@@ -136,17 +138,23 @@ async function update(em: EntityManager, client: CalDavClient, link: Appointment
     ctx.warn(await deletedWarning(em, user, link.syncKey));
     return null;
   }
-  const [theirs] = parseCalendarObject(current.data, { timezone: desired.timezone, accountAddresses: [], window: NO_BUSY });
-  const icloudLater = laterChangeWins({ crmModified: desired.lastModified, icloudModified: theirs?.lastModified ?? null, session: isSessionKey(link.syncKey) }) === 'icloud';
-  ctx.warn(editConflictWarning(em, user, desired, theirs, icloudLater ? 'icloud' : 'crm'));
-  if (icloudLater) {
-    await applyICloudEdit(em, desired.appointmentIds[0], theirs);
-    Object.assign(link, { etag: current.etag, contentHash: contentHash(current.data), state: SyncState.SYNCED, lastError: null });
+  const hash = contentHash(ics);
+  const reading = await ctx.reader.read(current.data, { timezone: desired.timezone, accountAddresses: [], window: NO_BUSY });
+  // An unreadable version in iCloud cannot be the later change: the CRM's is written over it.
+  const theirs = 'events' in reading ? reading : null;
+  // Our own earlier write whose answer was lost: iCloud already holds what we meant to write. No conflict.
+  if (theirs?.contentHash === hash) return { href, etag: current.etag, hash, ics };
+  const session = isSessionKey(link.syncKey);
+  if (theirs && laterChangeWins({ crmModified: desired.lastModified, icloudModified: theirs.events[0]?.lastModified ?? null, session }) === 'icloud') {
+    ctx.warn(editConflictWarning(em, user, desired, theirs.events[0], 'icloud'));
+    await applyICloudEdit(em, desired.appointmentIds[0], theirs.events[0]);
+    Object.assign(link, { etag: current.etag, contentHash: theirs.contentHash, state: SyncState.SYNCED, lastError: null });
     return null;
   }
+  ctx.warn(editConflictWarning(em, user, desired, theirs?.events[0], 'crm'));
   const again = await putObject(client, href, ics, { ifMatch: current.etag });
   if (!again.ok) throw new CalDavError('UNAVAILABLE', `${href} keeps changing in iCloud: retrying`);
-  return { href, etag: again.etag, hash: contentHash(ics), ics };
+  return { href, etag: again.etag, hash, ics };
 }
 
 /**
