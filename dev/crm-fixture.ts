@@ -28,9 +28,9 @@ export interface CrmFixture {
   icloudEvents(sub: string): Promise<{ summary: string; start: string; end: string; description: string; uid: string }[]>;
 }
 
-export async function crmFixture(target: CalDavTarget, subs: string[], options: { databaseUrl?: string } = {}): Promise<CrmFixture> {
+export async function crmFixture(target: CalDavTarget, subs: string[], options: { databaseUrl?: string; env?: Record<string, string> } = {}): Promise<CrmFixture> {
   const accounts = await target.newAccounts(subs.length);
-  const app = await startTestApp({ caldavUrl: accounts[0].serverUrl, databaseUrl: options.databaseUrl });
+  const app = await startTestApp({ caldavUrl: accounts[0].serverUrl, databaseUrl: options.databaseUrl, env: options.env });
   const users: Record<string, CrmUser> = {};
   for (const [i, sub] of subs.entries()) {
     const account = accounts[i];

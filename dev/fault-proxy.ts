@@ -43,7 +43,7 @@ export interface FaultProxy {
 }
 
 /** mulberry32: a small seeded PRNG, so that a failing seed replays the same faults. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

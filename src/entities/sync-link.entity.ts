@@ -18,7 +18,7 @@ export enum SyncState {
 @Unique({ properties: ['syncKey', 'userId'] })
 @Index({ properties: ['userId', 'state'] })
 export class AppointmentSyncLink {
-  [OptionalProps]?: 'id' | 'calendarHref' | 'href' | 'etag' | 'contentHash' | 'state' | 'lastError' | 'updatedAt';
+  [OptionalProps]?: 'id' | 'calendarHref' | 'href' | 'etag' | 'contentHash' | 'unconfirmed' | 'state' | 'lastError' | 'updatedAt';
 
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();
@@ -45,6 +45,13 @@ export class AppointmentSyncLink {
 
   @Property({ type: 'string', nullable: true })
   contentHash: string | null = null;
+
+  /**
+   * Hashes of versions sent but not confirmed (the answer was lost), written ahead of each PUT: when a later
+   * PUT meets a 412 and iCloud holds one of them, that is our own write, not somebody's edit.
+   */
+  @Property({ type: 'json', defaultRaw: `'[]'` })
+  unconfirmed: string[] = [];
 
   @Enum({ items: () => SyncState, type: 'string' })
   state: SyncState = SyncState.PENDING;

@@ -203,8 +203,9 @@ export class SyncService {
     const stored = new Map<string, StoredObject>(rows.map((r) => [r.href, { href: r.href, etag: r.etag, contentHash: r.contentHash }]));
     const ctx = { timezone: integration.user.timezone, accountAddresses: [integration.appleId], window: horizon() };
     try {
-      const reading = await readCalendar(client, calendar, stored, ctx, this.deps.reader);
+      // Copies before the listing: a push that ends while the calendar is read is then a pending push for the planner.
       const copies = await crmCopies(em, integration.user.id, calendar.href);
+      const reading = await readCalendar(client, calendar, stored, ctx, this.deps.reader);
       const plan = planInbound({ stored, listing: reading.listing, fetched: reading.fetched, emptyListingConfirmed: calendar.emptyListingSince !== null, copies });
       const applied = await applyInbound(em, calendar, integration.user, plan, reading, reading.listing.kind === 'full');
       run.created += applied.created;

@@ -66,8 +66,11 @@ export async function applyInbound(
           break;
         }
         case 'updateAppointmentFromICloud': {
+          const link = links.get(action.href);
+          // A push finished while this calendar was read: what was fetched is older than the copy now. Leave
+          // it to the next sync (which sees our write as our own) instead of moving the appointment back.
+          if (!link || link.contentHash !== action.linkHash) break;
           await store({ ...action, events: [action.event] });
-          const link = links.get(action.href)!;
           Object.assign(link, { etag: action.etag, contentHash: action.contentHash, state: SyncState.SYNCED, lastError: null });
           const target = parseSyncKey(action.syncKey);
           const appointment = target.kind === 'appointment' ? await applyICloudEdit(tx, target.appointmentId, action.event) : null;
@@ -79,7 +82,8 @@ export async function applyInbound(
           break;
         }
         case 'pushToICloud': {
-          const link = links.get(action.href)!;
+          const link = links.get(action.href);
+          if (!link || link.contentHash !== action.linkHash) break;
           Object.assign(link, { etag: action.etag, contentHash: null });
           const event = existing.get(action.href);
           if (event) event.etag = action.etag;
@@ -88,7 +92,8 @@ export async function applyInbound(
           break;
         }
         case 'recordDeletedInICloud': {
-          const link = links.get(action.href)!;
+          const link = links.get(action.href);
+          if (!link) break;
           Object.assign(link, { href: null, etag: null, contentHash: null, state: SyncState.DELETED_IN_ICLOUD });
           result.conflicts.push(await deletedWarning(tx, user, link.syncKey));
           break;

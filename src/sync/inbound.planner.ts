@@ -42,8 +42,8 @@ export type InboundAction =
   | { type: 'recordEtag'; href: string; etag: string }
   | { type: 'removeBusy'; href: string }
   | { type: 'skipMalformed'; href: string; etag: string; reason: string; label: string }
-  | { type: 'updateAppointmentFromICloud'; href: string; etag: string; data: string; contentHash: string; syncKey: string; event: ParsedEvent }
-  | { type: 'pushToICloud'; href: string; etag: string; syncKey: string }
+  | { type: 'updateAppointmentFromICloud'; href: string; etag: string; data: string; contentHash: string; syncKey: string; event: ParsedEvent; linkHash: string | null }
+  | { type: 'pushToICloud'; href: string; etag: string; syncKey: string; linkHash: string | null }
   | { type: 'recordDeletedInICloud'; href: string; syncKey: string }
   | { type: 'holdMassDeletion'; stored: number };
 
@@ -129,9 +129,9 @@ export function planInbound(input: {
     // Our copy changed on both sides: leave it to the pending push, whose 412 applies the later-change rule.
     else if (copy?.pendingPush) continue;
     // A class session edited in iCloud: the CRM owns its seats and time, so the session is written back.
-    else if (copy && isSessionKey(copy.syncKey)) actions.push({ type: 'pushToICloud', href: got.href, etag: got.etag, syncKey: copy.syncKey });
+    else if (copy && isSessionKey(copy.syncKey)) actions.push({ type: 'pushToICloud', href: got.href, etag: got.etag, syncKey: copy.syncKey, linkHash: copy.contentHash });
     // An appointment moved or edited on the iPhone: the CRM follows.
-    else if (copy) actions.push({ type: 'updateAppointmentFromICloud', href: got.href, etag: got.etag, data: got.data, contentHash: got.contentHash, syncKey: copy.syncKey, event: got.events[0] });
+    else if (copy) actions.push({ type: 'updateAppointmentFromICloud', href: got.href, etag: got.etag, data: got.data, contentHash: got.contentHash, syncKey: copy.syncKey, event: got.events[0], linkHash: copy.contentHash });
     // New in iCloud: store it and its busy time.
     else if (!old) actions.push({ type: 'upsertBusy', change: 'created', ...got });
     // New etag, same meaning (server reformat, our own write): only the etag changes.

@@ -42,10 +42,11 @@ export async function pushCopy(em: EntityManager, syncKey: string, userId: strin
   const primary = await em.findOne(ExternalCalendar, { isPrimary: true, integration: { user: userId } }, { populate: ['integration'] });
   const desired = await desiredEvent(em, syncKey, userId, link.uid);
   const ics = desired ? renderEvent(desired) : null;
+  const desiredHash = ics ? contentHash(ics) : null;
   const action = planPush({
     primary: primaryState(primary),
     primaryHref: primary?.href ?? null,
-    desiredHash: ics ? contentHash(ics) : null,
+    desiredHash,
     link: { ...link, deletedInICloud: link.state === SyncState.DELETED_IN_ICLOUD },
   });
   const synced = { state: SyncState.SYNCED, lastError: null };
@@ -73,15 +74,15 @@ export async function pushCopy(em: EntityManager, syncKey: string, userId: strin
     case 'update': {
       if (action.type === 'move') await removeOldCopy(em, ctx, userId, action);
       const client = await ctx.clientFor(primary!);
-      if (action.type !== 'update') {
-        // Write-ahead: the href is stored before the PUT, so that a lost answer or a crash leaves no orphan behind.
-        Object.assign(link, { href: hrefFor(primary!, link), calendarHref: primary!.href, etag: null, contentHash: null });
-        await em.flush();
-      }
-      const written = action.type === 'update' ? await update(em, client, link, desired!, ics!, ctx) : await create(client, link.href!, link, ics!);
+      // Write-ahead: the href (of a new copy) and the version are stored before the PUT, so that a lost answer
+      // or a crash leaves no orphan behind, and a later 412 against this version is known as our own.
+      if (action.type !== 'update') Object.assign(link, { href: hrefFor(primary!, link), calendarHref: primary!.href, etag: null, contentHash: null });
+      link.unconfirmed = [...link.unconfirmed.filter((h) => h !== desiredHash), desiredHash!].slice(-UNCONFIRMED_KEPT);
+      await em.flush();
+      const written = action.type === 'update' ? await update(em, client, link, desired!, { ics: ics!, hash: desiredHash! }, ctx) : await create(client, link.href!, link, { ics: ics!, hash: desiredHash! });
       if (!written) return 'done';
       const etag = written.etag ?? (await getObject(client, written.href))?.etag ?? null;
-      Object.assign(link, { href: written.href, etag, contentHash: written.hash, calendarHref: primary!.href, ...synced });
+      Object.assign(link, { href: written.href, etag, contentHash: written.hash, calendarHref: primary!.href, unconfirmed: [], ...synced });
       await recordOwnWrite(em, primary!, link, written.ics);
       return 'done';
     }
@@ -104,6 +105,8 @@ function primaryState(primary: ExternalCalendar | null): PrimaryState {
   return primary.integration.status === IntegrationStatus.NEEDS_RECONNECT ? 'needsReconnect' : 'connected';
 }
 
+/** A rendered version of a copy and its content hash. */
+type Version = { ics: string; hash: string };
 type Written = { href: string; etag: string | null; hash: string; ics: string };
 
 /** Where a copy is created: its UID's local part, in the primary calendar. */
@@ -112,14 +115,12 @@ function hrefFor(primary: ExternalCalendar, link: AppointmentSyncLink): string {
 }
 
 /** PUT with If-None-Match: a 412 means the object exists, possibly ours from a try whose answer was lost. */
-async function create(client: CalDavClient, href: string, link: AppointmentSyncLink, ics: string): Promise<Written> {
+async function create(client: CalDavClient, href: string, link: AppointmentSyncLink, { ics, hash }: Version): Promise<Written> {
   const result = await putObject(client, href, ics, { ifNoneMatch: '*' });
-  if (result.ok) return { href, etag: result.etag, hash: contentHash(ics), ics };
+  if (result.ok) return { href, etag: result.etag, hash, ics };
   const existing = await getObject(client, href);
   if (!existing || !existing.data.includes(`UID:${link.uid}`)) throw new CalDavError('BAD_RESPONSE', `${href} exists and is not ours`);
-  const again = await putObject(client, href, ics, { ifMatch: existing.etag });
-  if (!again.ok) throw new CalDavError('UNAVAILABLE', `${href} changed while it was written: retrying`);
-  return { href, etag: again.etag, hash: contentHash(ics), ics };
+  return rewrite(client, href, existing.etag, hash, ics);
 }
 
 /**
@@ -127,10 +128,10 @@ async function create(client: CalDavClient, href: string, link: AppointmentSyncL
  * DELETED_IN_ICLOUD; otherwise the later change wins (CRM `updatedAt` against iCloud LAST-MODIFIED) and the
  * loser is kept in an EDIT_CONFLICT warning. Returns null when iCloud's version was kept.
  */
-async function update(em: EntityManager, client: CalDavClient, link: AppointmentSyncLink, desired: DesiredEvent, ics: string, ctx: PushContext): Promise<Written | null> {
+async function update(em: EntityManager, client: CalDavClient, link: AppointmentSyncLink, desired: DesiredEvent, { ics, hash }: Version, ctx: PushContext): Promise<Written | null> {
   const href = link.href!;
   const result = await putObject(client, href, ics, { ifMatch: link.etag! });
-  if (result.ok) return { href, etag: result.etag, hash: contentHash(ics), ics };
+  if (result.ok) return { href, etag: result.etag, hash, ics };
   const current = await getObject(client, href);
   const user = await em.findOneOrFail(User, link.userId);
   if (!current) {
@@ -138,12 +139,14 @@ async function update(em: EntityManager, client: CalDavClient, link: Appointment
     ctx.warn(await deletedWarning(em, user, link.syncKey));
     return null;
   }
-  const hash = contentHash(ics);
   const reading = await ctx.reader.read(current.data, { timezone: desired.timezone, accountAddresses: [], window: NO_BUSY });
   // An unreadable version in iCloud cannot be the later change: the CRM's is written over it.
   const theirs = 'events' in reading ? reading : null;
   // Our own earlier write whose answer was lost: iCloud already holds what we meant to write. No conflict.
   if (theirs?.contentHash === hash) return { href, etag: current.etag, hash, ics };
+  // iCloud holds a version of ours (the last confirmed one, or one whose answer was lost): nobody else
+  // changed it, so there is nothing to settle: ours is written over it.
+  if (theirs && (theirs.contentHash === link.contentHash || link.unconfirmed.includes(theirs.contentHash))) return rewrite(client, href, current.etag, hash, ics);
   const session = isSessionKey(link.syncKey);
   if (theirs && laterChangeWins({ crmModified: desired.lastModified, icloudModified: theirs.events[0]?.lastModified ?? null, session }) === 'icloud') {
     ctx.warn(editConflictWarning(em, user, desired, theirs.events[0], 'icloud'));
@@ -152,10 +155,18 @@ async function update(em: EntityManager, client: CalDavClient, link: Appointment
     return null;
   }
   ctx.warn(editConflictWarning(em, user, desired, theirs?.events[0], 'crm'));
-  const again = await putObject(client, href, ics, { ifMatch: current.etag });
+  return rewrite(client, href, current.etag, hash, ics);
+}
+
+/** PUTs ours over the version iCloud has now (If-Match its etag). Throws `CalDavError` when it changed again. */
+async function rewrite(client: CalDavClient, href: string, etag: string, hash: string, ics: string): Promise<Written> {
+  const again = await putObject(client, href, ics, { ifMatch: etag });
   if (!again.ok) throw new CalDavError('UNAVAILABLE', `${href} keeps changing in iCloud: retrying`);
   return { href, etag: again.etag, hash, ics };
 }
+
+/** Versions written ahead and kept per copy until one is confirmed. */
+const UNCONFIRMED_KEPT = 5;
 
 /**
  * DELETE with If-Match; on 412 the cancel is the later change: delete the version now there. Without an

@@ -2,6 +2,7 @@ import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261124083542 } from './Migration20261124083542';
 import { Migration20261130143358 } from './Migration20261130143358';
 import { Migration20261130150658 } from './Migration20261130150658';
+import { Migration20261130152844 } from './Migration20261130152844';
 
 /** Migrations for sqlite, oldest first. `npm run migration:create -- sqlite` writes a new one: list it here. */
-export const SQLITE_MIGRATIONS: MigrationObject[] = [{ name: 'Migration20261124083542', class: Migration20261124083542 }, { name: 'Migration20261130143358', class: Migration20261130143358 }, { name: 'Migration20261130150658', class: Migration20261130150658 }];
+export const SQLITE_MIGRATIONS: MigrationObject[] = [{ name: 'Migration20261124083542', class: Migration20261124083542 }, { name: 'Migration20261130143358', class: Migration20261130143358 }, { name: 'Migration20261130150658', class: Migration20261130150658 }, { name: 'Migration20261130152844', class: Migration20261130152844 }];
