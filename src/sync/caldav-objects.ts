@@ -31,13 +31,15 @@ export async function putObject(client: CalDavClient, url: string, ics: string, 
   return { ok: true, etag: response.headers.get('etag') };
 }
 
-/** DELETEs with `If-Match`. A 404 counts as done (already gone). Throws `CalDavError` for other failures. */
+/** DELETEs with `If-Match`. A 404 counts as done when the object is indeed gone. Throws `CalDavError` for other failures. */
 export async function deleteObject(client: CalDavClient, url: string, etag: string): Promise<WriteResult> {
   if (!etag) throw new CalDavError('BAD_RESPONSE', 'refusing to delete without an etag');
   const response = await client.request(url, { method: 'DELETE', headers: { 'If-Match': etag } });
   const status = await effectiveStatus(response);
   if (status === 412) return { ok: false, preconditionFailed: true };
   if (status !== 404 && (status < 200 || status >= 300)) throw errorForStatus(status, url, response.headers.get('retry-after'));
+  // "Already gone" is taken on trust only when a read agrees: a copy left behind would show a cancelled appointment.
+  if (status === 404 && (await getObject(client, url))) throw new CalDavError('UNAVAILABLE', `${new URL(url).host} answered 404 to deleting ${new URL(url).pathname}, which is still there: retrying`);
   return { ok: true, etag: null };
 }
 
