@@ -63,7 +63,6 @@ export async function runFaultScenario(options: { seed: number; operations: numb
     target.proxy.random(options.rate, options.seed, options.faults ?? ALL_FAULTS);
     for (let n = 0; n < options.operations; n++) {
       const op = pickOf(['book', 'book', 'reschedule', 'cancel', 'iphoneAdd', 'iphoneDelete', 'sync', 'drain']);
-      if (process.env.SCENARIO_DEBUG) console.log(n, op, JSON.stringify(target.proxy.injected));
       if (op === 'book') {
         const title = `Op ${n}`;
         const res = await fx.book({ calendarId, startsAt: slot(), contact: { name: title }, title });
@@ -92,9 +91,7 @@ export async function runFaultScenario(options: { seed: number; operations: numb
     }
     const faults = { ...target.proxy.injected };
     target.proxy.random(0, 0, []);
-    if (process.env.SCENARIO_DEBUG) console.log('settling');
     await settle(fx);
-    if (process.env.SCENARIO_DEBUG) console.log('settled');
     clean = await startTestApp({ caldavUrl: target.radicale.url, dataDir: cleanDir });
     const violations = await check(fx, clean, model);
     return { seed: options.seed, operations: options.operations, faults, violations };

@@ -130,7 +130,7 @@ describe('several instances on one PostgreSQL and one Redis', () => {
     const deadline = Date.now() + 20000;
     let held: CalendarIntegration | null = null;
     while (!held && Date.now() < deadline) {
-      held = await em.fork().findOne(CalendarIntegration, { leaseOwner: { $like: `${servers.a!.pid}-%` } });
+      held = await em.fork().findOne(CalendarIntegration, { leaseOwner: { $like: `${servers.a!.pid}-%` } }, { populate: ['leaseUntil'] });
       if (!held) await new Promise((r) => setTimeout(r, 100));
     }
     expect(held).not.toBeNull();

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { CalendarIntegration } from '../src/entities/calendar-integration.entity';
 import { SyncRun } from '../src/entities/sync-run.entity';
 import { rollHorizon } from '../src/jobs/horizon.job';
+import { claimLease, releaseLease } from '../src/sync/lease';
 import { faultyRadicaleTarget, radicaleTarget, type CalDavTarget } from '../dev/caldav-targets';
 import { CONNECT, dataOf, startTestApp, type TestApp } from '../dev/app';
 import { startPostgres, type PostgresServer } from '../dev/postgres';
@@ -44,7 +45,7 @@ describe('the reconciler', () => {
     const em = a.server.orm.fork();
     expect(await em.count(SyncRun, {})).toBe(3);
     expect(await em.count(SyncRun, { created: 1 })).toBe(3);
-    const integrations = await em.find(CalendarIntegration, {});
+    const integrations = await em.find(CalendarIntegration, {}, { populate: ['leaseOwner'] });
     expect(integrations.every((i) => i.leaseOwner === null && i.nextSyncAt! > new Date(Date.now() + 100 * 1000))).toBe(true);
     expect(await a.server.reconciler.tick()).toBe(0);
   });
@@ -84,6 +85,19 @@ describe('the reconciler', () => {
     await em.nativeUpdate(CalendarIntegration, { id: f.integrationId }, { leaseOwner: 'crashed-process', leaseUntil: new Date(Date.now() - 1000) });
     expect(await f.app.server.reconciler.tick()).toBe(1);
     expect(await em.count(SyncRun, { integration: f.integrationId })).toBe(1);
+  });
+
+  it('never writes a lease back from an entity loaded while the lease was held', async () => {
+    const f = await syncFixture(target);
+    apps.push(f.app);
+    const { orm } = f.app.server;
+    expect(await claimLease(orm.fork(), f.integrationId, 'runner', 300)).toBe(true);
+    const em = orm.fork();
+    const loaded = await em.findOneOrFail(CalendarIntegration, f.integrationId);
+    await releaseLease(orm.fork(), f.integrationId, 'runner');
+    loaded.statusMessage = 'changed while the lease was held';
+    await em.flush();
+    expect(await claimLease(orm.fork(), f.integrationId, 'next', 300)).toBe(true);
   });
 
   it('does not claim integrations that need reconnecting or are disconnected', async () => {

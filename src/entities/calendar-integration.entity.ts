@@ -62,10 +62,14 @@ export class CalendarIntegration {
   @Property({ type: 'integer' })
   failureCount: number = 0;
 
-  @Property({ type: 'string', nullable: true })
+  /**
+   * The lease is written by conditional UPDATEs only (sync/lease.ts). Lazy, so that no unit of work holds
+   * it: an entity loaded while a lease was held would otherwise write that stale lease back when flushed.
+   */
+  @Property({ type: 'string', nullable: true, lazy: true })
   leaseOwner: string | null = null;
 
-  @Property({ type: 'datetime', nullable: true })
+  @Property({ type: 'datetime', nullable: true, lazy: true })
   leaseUntil: Date | null = null;
 
   @OneToMany(() => ExternalCalendar, (c) => c.integration, { cascade: [Cascade.ALL], orphanRemoval: true })

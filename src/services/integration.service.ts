@@ -114,7 +114,7 @@ export class IntegrationService {
   async disconnect(em: EntityManager, principal: Principal, id: string): Promise<boolean> {
     const integration = await this.get(em, principal, id);
     const before = integration.status;
-    Object.assign(integration, { passwordCipher: null, status: IntegrationStatus.DISCONNECTED, statusMessage: null, nextSyncAt: null, leaseOwner: null, leaseUntil: null });
+    Object.assign(integration, { passwordCipher: null, status: IntegrationStatus.DISCONNECTED, statusMessage: null, nextSyncAt: null });
     for (const c of integration.calendars) Object.assign(c, { isPrimary: false, checkForConflicts: false, syncToken: null, ctag: null });
     await em.flush();
     publishStatusIfChanged(this.deps.events, integration, before);

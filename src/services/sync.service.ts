@@ -46,6 +46,7 @@ export interface SyncServiceDeps {
 export const INTERRUPTED = 'interrupted: the server running this sync stopped before it finished; the next sync redid the work';
 
 const JOIN_POLL_MS = 250;
+const JOIN_GRACE_MS = 30000;
 
 /** Status messages the sync writes, and clears once they no longer hold (others, such as a missing primary calendar, stay). */
 const FAILED_PREFIX = 'Syncing failed';
@@ -74,7 +75,9 @@ export class SyncService {
   async syncNow(em: EntityManager, integrationId: string): Promise<SyncRun> {
     const requestedAt = new Date();
     if (!this.inFlight.has(integrationId)) await this.refuseIfJustSynced(em, integrationId);
-    for (;;) {
+    // A live lease is renewed while its run lasts; past this, whoever holds it is not coming back soon.
+    const deadline = Date.now() + this.deps.leaseSeconds * 1000 + JOIN_GRACE_MS;
+    while (Date.now() < deadline) {
       const local = this.inFlight.get(integrationId);
       if (local) return local;
       if (await claimLease(this.deps.orm.fork(), integrationId, this.owner, this.deps.leaseSeconds)) {
@@ -89,6 +92,7 @@ export class SyncService {
       const joined = await em.fork().findOne(SyncRun, { integration: integrationId, finishedAt: { $gte: requestedAt } }, { orderBy: { finishedAt: 'desc' } });
       if (joined) return joined;
     }
+    throw new AppError('ICLOUD_UNAVAILABLE', 'A sync of this account has been under way for a long time on another server: its result will show in the recent runs.');
   }
 
   /** Throws `TOO_MANY_REQUESTS` when the integration finished a run less than the minimum interval ago. */

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import { CalendarIntegration, IntegrationStatus } from '../entities/calendar-integration.entity';
 
 /** A lease nobody holds, or one whose holder died (it was not renewed in time). */
-const freeAt = (now: Date) => ({ $or: [{ leaseUntil: null }, { leaseUntil: { $lt: now } }] });
+const freeAt = (now: Date) => ({ $or: [{ leaseOwner: null }, { leaseUntil: null }, { leaseUntil: { $lt: now } }] });
 
 /**
  * Claims the lease of one integration for `leaseSeconds` when it is free or expired. One conditional
