@@ -54,6 +54,12 @@ describe('hostile calendar data is bounded, never silently dropped', () => {
     expect(() => parseCalendarObject('x'.repeat(OBJECT_LIMITS.maxChars + 1), ctx)).toThrow(/too large/);
   });
 
+  it('counts only the first occurrence of a series on a date that never occurs, instead of searching for one forever', () => {
+    const [e] = parseCalendarObject(calendar(event('feb31', 'Never', 'DTSTART:20261201T090000Z', 'DURATION:PT1H', 'RRULE:FREQ=DAILY;BYMONTHDAY=31;BYMONTH=2')), ctx);
+    expect(e.busy).toEqual([{ start: new Date('2026-12-01T09:00:00Z'), end: new Date('2026-12-01T10:00:00Z') }]);
+    expect(e.warnings.join()).toMatch(/"Never" repeats on a date that never occurs/);
+  });
+
   it('reads a time in an unknown TZID in the user zone, with a warning', () => {
     const [e] = parseCalendarObject(calendar(event('tz', 'Mars meeting', 'DTSTART;TZID=Mars/Olympus:20261201T090000', 'DTEND;TZID=Mars/Olympus:20261201T100000')), ctx);
     expect(e.busy).toEqual([{ start: new Date('2026-12-01T08:00:00Z'), end: new Date('2026-12-01T09:00:00Z') }]);

@@ -2,7 +2,7 @@ import ICAL from 'ical.js';
 import { guardCalendarObject, MalformedCalendarObject } from './ical-guard';
 
 export { MalformedCalendarObject };
-import { describeFrequency, EXPANSION_LIMITS, fastForward, seriesEnd, SUB_DAILY } from './recurrence-bounds';
+import { describeFrequency, EXPANSION_LIMITS, fastForward, neverOccurs, seriesEnd, SUB_DAILY } from './recurrence-bounds';
 import { registerTimezones, zoneFor } from './timezones';
 
 /** A half-open UTC interval [start, end). */
@@ -144,6 +144,12 @@ function expandSeries(master: ICAL.Component, event: ICAL.Event, replaced: Set<n
     warn(`${why}: counted as busy from ${fmt(i.start)} to ${fmt(i.end)}`);
     return [i];
   };
+  if (rules.every(neverOccurs)) {
+    warn('repeats on a date that never occurs: only its first occurrence is counted');
+    return overlaps(first, ctx.window) && !replaced.has(first.start.getTime() + travelMs) ? [first] : [];
+  }
+  // ical.js would search forever for the impossible rule's dates: the series' span is busy instead.
+  if (rules.some(neverOccurs)) return block(first.start, 'has a rule that repeats on a date that never occurs');
   const subDaily = rules.find((r) => SUB_DAILY.has(r.freq));
   if (subDaily) return block(first.start, `repeats ${describeFrequency(subDaily)}`);
 

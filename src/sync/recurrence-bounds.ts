@@ -96,3 +96,15 @@ export function describeFrequency(rule: ICAL.Recur): string {
   const n = rule.interval || 1;
   return n === 1 ? `every ${unit}` : `every ${n} ${unit}s`;
 }
+
+/**
+ * Whether the rule's BYMONTH and BYMONTHDAY name no date that exists (the 31st of February): ical.js
+ * searches for one forever. Such a series has DTSTART as its only occurrence (RFC 5545 section 3.8.5.3).
+ */
+export function neverOccurs(rule: ICAL.Recur): boolean {
+  const parts = rule.parts as { BYMONTH?: number[]; BYMONTHDAY?: number[] };
+  if (!parts.BYMONTHDAY?.length) return false;
+  const months = parts.BYMONTH?.length ? parts.BYMONTH : [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+  // 2024 is a leap year: the 29th of February exists.
+  return !months.some((m) => m >= 1 && m <= 12 && parts.BYMONTHDAY!.some((d) => d !== 0 && Math.abs(d) <= ICAL.Time.daysInMonth(m, 2024)));
+}
