@@ -4,6 +4,10 @@ import { dataOf } from '../dev/app';
 import type { FaultProxy } from '../dev/fault-proxy';
 import { ConflictKind, ConflictWarning } from '../src/entities/conflict-warning.entity';
 import { OutboxEntry } from '../src/entities/outbox-entry.entity';
+import { AppointmentSyncLink, SyncState } from '../src/entities/sync-link.entity';
+import { vevent } from '../dev/phone';
+
+const ISO = (d: Date) => d.toISOString().replace('.000', '');
 
 const OPEN = [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '08:00', end: '20:00' }));
 
@@ -64,6 +68,21 @@ describe('pushing through a faulty connection', () => {
     expect(await f.app.server.orm.fork().count(OutboxEntry, {})).toBe(0);
     expect((await f.icloudEvents('sam')).filter((e) => e.summary === 'Store failure')).toHaveLength(1);
     expect(await f.app.server.orm.fork().count(ConflictWarning, { kind: ConflictKind.EDIT_CONFLICT })).toBe(0);
+  });
+
+  it('takes a garbled listing for no listing: nothing is deleted, the calendar waits for the next sync', async () => {
+    const sam = f.users.sam;
+    await sam.phone.put(sam.account.primary.slug, vevent('keep-me', ISO(at(day, 16)), ISO(at(day, 17)), 'Keep me'));
+    const sync = async () => dataOf(await f.app.gql(sam.token, `mutation($id: ID!) { syncNow(integrationId: $id) { outcome deleted warnings } }`, { id: sam.integrationId })).syncNow;
+    await sync();
+    const blocked = async () => dataOf(await f.app.gql(sam.token, `query($f: DateTimeISO!, $t: DateTimeISO!) { blockedTimes(from: $f, to: $t) { title } }`, { f: day, t: at(day, 48) })).blockedTimes;
+    expect(await blocked()).toEqual([{ title: 'Keep me' }]);
+    // The incremental report, the full report and the PROPFIND listing all come back garbled.
+    for (const method of ['REPORT', 'REPORT', 'PROPFIND']) target.proxy.inject({ kind: 'malformedXml' }, { method });
+    const run = await sync();
+    expect(run).toMatchObject({ outcome: 'PARTIAL', deleted: 0 });
+    expect(await blocked()).toEqual([{ title: 'Keep me' }]);
+    expect(await f.app.server.orm.fork().count(AppointmentSyncLink, { state: SyncState.DELETED_IN_ICLOUD })).toBe(0);
   });
 });
 

@@ -150,7 +150,7 @@ export class CalDavClient {
     const own = new URL(url).href;
     const members = responses.filter((r) => r.href !== undefined && new URL(String(r.href), base).href !== own);
     return {
-      changed: members.filter((r) => r.ok).map((r) => toMember(r, base)),
+      changed: membersOf(url, members.filter((r) => r.ok), base),
       removed: members.filter((r) => r.status === 404).map((r) => new URL(String(r.href), base).href),
       token: String(newToken),
     };
@@ -160,7 +160,7 @@ export class CalDavClient {
   async listMembers(url: string): Promise<Member[]> {
     const { responses, base } = await this.dav('PROPFIND', url, propfindBody('<d:getetag/><d:resourcetype/>'), '1');
     const own = new URL(url).href;
-    return responses.filter((r) => r.ok && new URL(String(r.href), base).href !== own).map((r) => toMember(r, base));
+    return membersOf(url, responses.filter((r) => r.ok && new URL(String(r.href), base).href !== own), base);
   }
 
   /** The collection's getctag (a change counter, calendarserver.org); null when the server has none. */
@@ -263,6 +263,18 @@ function textOf(value: unknown): string {
     return String(v._cdata ?? v._text ?? '');
   }
   return String(value ?? '');
+}
+
+/**
+ * The members of a listing of `collection`, refused as a whole when any of them is not a member with an
+ * etag: a garbled or cut answer that parsed as a short listing would otherwise read as mass deletions.
+ */
+function membersOf(collection: string, responses: DAVResponse[], base: string): Member[] {
+  const members = responses.map((r) => toMember(r, base));
+  const path = new URL(collection).pathname;
+  const stray = members.find((m) => !m.etag || !new URL(m.href).pathname.startsWith(path));
+  if (stray) throw new CalDavError('BAD_RESPONSE', `${new URL(collection).host} listed ${stray.href} ${stray.etag ? 'outside the calendar' : 'without an etag'}: the listing was not used`);
+  return members;
 }
 
 function toMember(r: DAVResponse, base: string): Member {
