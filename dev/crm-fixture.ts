@@ -52,16 +52,18 @@ export async function crmFixture(target: CalDavTarget, subs: string[], options: 
     slots: async (calendarId, from, to) =>
       dataOf(await app.gql(admin, `query($c: ID!, $f: DateTimeISO!, $t: DateTimeISO!) { availableSlots(calendarId: $c, from: $f, to: $t) { startsAt availableUserIds seatsLeft } }`, { c: calendarId, f: from, t: to })).availableSlots,
     pushed: () => app.server.services.outbox.idle(),
-    icloudEvents: async (sub) => {
-      const { phone, account } = users[sub];
-      return (await phone.events(account.primary.slug))
-        .map(({ ics }) => {
-          const event = new ICAL.Event(new ICAL.Component(ICAL.parse(ics)).getFirstSubcomponent('vevent')!);
-          return { summary: event.summary, start: event.startDate.toJSDate().toISOString(), end: event.endDate.toJSDate().toISOString(), description: event.description ?? '', uid: event.uid };
-        })
-        .sort((a, b) => a.start.localeCompare(b.start));
-    },
+    icloudEvents: (sub) => eventsInPrimary(users[sub]),
   };
+}
+
+/** Events in a user's primary calendar, read by their phone: summary, UTC start and end, description. */
+export async function eventsInPrimary({ phone, account }: Pick<CrmUser, 'phone' | 'account'>): Promise<{ summary: string; start: string; end: string; description: string; uid: string }[]> {
+  return (await phone.events(account.primary.slug))
+    .map(({ ics }) => {
+      const event = new ICAL.Event(new ICAL.Component(ICAL.parse(ics)).getFirstSubcomponent('vevent')!);
+      return { summary: event.summary, start: event.startDate.toJSDate().toISOString(), end: event.endDate.toJSDate().toISOString(), description: event.description ?? '', uid: event.uid };
+    })
+    .sort((a, b) => a.start.localeCompare(b.start));
 }
 
 /** The next date (UTC midnight) at least `days` ahead that falls on ISO weekday 1..7. */

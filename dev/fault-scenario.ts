@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CONNECT, dataOf, startTestApp, type TestApp } from './app';
+import { CONNECT, dataOf, startTestApp, type GraphQLResponse, type TestApp } from './app';
 import { faultyRadicaleTarget } from './caldav-targets';
-import { crmFixture, nextWeekday, type CrmFixture } from './crm-fixture';
+import { crmFixture, eventsInPrimary, nextWeekday, type CrmFixture, type CrmUser } from './crm-fixture';
 import { prng, type Fault } from './fault-proxy';
 import { vevent } from './phone';
 import { OutboxEntry } from '../src/entities/outbox-entry.entity';
@@ -54,7 +54,7 @@ export async function runFaultScenario(options: { seed: number; operations: numb
     f = await crmFixture(target, USERS, { env: { CALDAV_TIMEOUT_MS: '800' } });
     const fx = f;
     const { id: calendarId } = await fx.createCalendar({ name: 'Consult', type: 'SERVICE', timezone: 'UTC', slotDurationMinutes: 60, openHours: OPEN, teamMembers: USERS.map((userId) => ({ userId })) });
-    const model = new Map<string, { title: string; startsAt: string; status: 'BOOKED' | 'CANCELLED' }>();
+    const model: AppointmentModel = new Map();
     const phoneEvents: { sub: string; href: string }[] = [];
     const slot = () => new Date(nextWeekday(2 + Math.floor(random() * 5), 1 + Math.floor(random() * 7)).getTime() + (8 + Math.floor(random() * 11)) * 3600000);
     const gql = (query: string, variables: Record<string, unknown>) => fx.app.gql(fx.admin, query, variables);
@@ -93,7 +93,7 @@ export async function runFaultScenario(options: { seed: number; operations: numb
     target.proxy.random(0, 0, []);
     await settle(fx);
     clean = await startTestApp({ caldavUrl: target.radicale.url, dataDir: cleanDir });
-    const violations = await check(fx, clean, model);
+    const violations = await checkInvariants({ gql: fx.app.gql, admin: fx.admin, users: fx.users }, clean, model);
     return { seed: options.seed, operations: options.operations, faults, violations };
   } finally {
     await f?.app.close();
@@ -122,13 +122,28 @@ async function settle(f: CrmFixture): Promise<void> {
   }
 }
 
-async function check(f: CrmFixture, clean: TestApp, model: Map<string, { title: string; startsAt: string; status: string }>): Promise<string[]> {
+/** What the invariants are checked against: the API of the server under test and the users' phones. */
+export interface Deployment {
+  gql(token: string, query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse>;
+  admin: string;
+  users: Record<string, CrmUser>;
+}
+
+/** What the test believes each appointment is, by id: the API answered these operations. */
+export type AppointmentModel = Map<string, { title: string; startsAt: string; status: 'BOOKED' | 'CANCELLED' }>;
+
+/**
+ * The invariants after faults (or crashes) stop and the system settled; returns what does not hold. `clean`
+ * is a fresh app on its own database that syncs each account once from scratch (the reference busy time).
+ */
+export async function checkInvariants(f: Deployment, clean: TestApp, model: AppointmentModel): Promise<string[]> {
+  const subs = Object.keys(f.users);
   const violations: string[] = [];
   const from = new Date(Date.now() - 86400000);
   const to = new Date(Date.now() + 20 * 86400000);
-  const icloud = Object.fromEntries(await Promise.all(USERS.map(async (sub) => [sub, await f.icloudEvents(sub)] as const)));
+  const icloud = Object.fromEntries(await Promise.all(subs.map(async (sub) => [sub, await eventsInPrimary(f.users[sub])] as const)));
   for (const [id, expected] of model) {
-    const got = dataOf(await f.app.gql(f.admin, `query($id: ID!) { appointment(id: $id) { title startsAt endsAt status syncState assignedUserIds } }`, { id })).appointment;
+    const got = dataOf(await f.gql(f.admin, `query($id: ID!) { appointment(id: $id) { title startsAt endsAt status syncState assignedUserIds } }`, { id })).appointment;
     if (!got) {
       violations.push(`appointment ${expected.title} is lost`);
       continue;
@@ -141,8 +156,8 @@ async function check(f: CrmFixture, clean: TestApp, model: Map<string, { title: 
       if (got.syncState !== 'SYNCED') violations.push(`${expected.title} is ${got.syncState}`);
     } else if (copies.length) violations.push(`cancelled ${expected.title} still has ${copies.length} copies in iCloud`);
   }
-  for (const sub of USERS) {
-    const warnings = dataOf(await f.app.gql(f.users[sub].token, `{ conflictWarnings(resolved: false) { kind message } }`)).conflictWarnings as { kind: string; message: string }[];
+  for (const sub of subs) {
+    const warnings = dataOf(await f.gql(f.users[sub].token, `{ conflictWarnings(resolved: false) { kind message } }`)).conflictWarnings as { kind: string; message: string }[];
     for (const w of warnings.filter((x) => x.kind === 'EDIT_CONFLICT')) violations.push(`EDIT_CONFLICT no one caused for ${sub}: ${w.message}`);
     violations.push(...(await busyDiffers(f, clean, sub, from, to)));
   }
@@ -150,15 +165,15 @@ async function check(f: CrmFixture, clean: TestApp, model: Map<string, { title: 
 }
 
 /** Busy time of `sub` in the app under test against a clean full sync of the same account by a fresh app. */
-async function busyDiffers(f: CrmFixture, clean: TestApp, sub: string, from: Date, to: Date): Promise<string[]> {
+async function busyDiffers(f: Deployment, clean: TestApp, sub: string, from: Date, to: Date): Promise<string[]> {
   const user = f.users[sub];
   const token = clean.token(sub);
   const { id, calendars } = dataOf(await clean.gql(token, CONNECT, { input: { appleId: user.account.appleId, appSpecificPassword: user.account.appSpecificPassword } })).connectICloud;
   const primary = calendars.find((c: { name: string }) => c.name === user.account.primary.name);
   dataOf(await clean.gql(token, `mutation($ids: [ID!]!) { setConflictCalendars(input: {calendarIds: $ids}) { id } }`, { ids: [primary.id] }));
   dataOf(await clean.gql(token, `mutation($id: ID!) { syncNow(integrationId: $id) { id } }`, { id }));
-  const busy = async (app: TestApp, t: string) =>
-    (dataOf(await app.gql(t, `query($f: DateTimeISO!, $t: DateTimeISO!) { blockedTimes(from: $f, to: $t) { startsAt endsAt title } }`, { f: from, t: to })).blockedTimes as object[]).map((b) => JSON.stringify(b)).sort();
-  const [ours, expected] = [await busy(f.app, user.token), await busy(clean, token)];
+  const busy = async (gql: Deployment['gql'], t: string) =>
+    (dataOf(await gql(t, `query($f: DateTimeISO!, $t: DateTimeISO!) { blockedTimes(from: $f, to: $t) { startsAt endsAt title } }`, { f: from, t: to })).blockedTimes as object[]).map((b) => JSON.stringify(b)).sort();
+  const [ours, expected] = [await busy(f.gql, user.token), await busy(clean.gql, token)];
   return JSON.stringify(ours) === JSON.stringify(expected) ? [] : [`busy time of ${sub} differs from a clean full sync: ${JSON.stringify(ours)} vs ${JSON.stringify(expected)}`];
 }
