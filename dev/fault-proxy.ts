@@ -36,6 +36,10 @@ export interface FaultProxy {
   random(rate: number, seed: number, faults: Fault[]): void;
   /** Every request waits `ms` before it is forwarded (0 turns it off): a slow iCloud. */
   delay(ms: number): void;
+  /** Stops listening: every connection is refused, as when iCloud is down, until `up()`. */
+  down(): Promise<void>;
+  /** Listens again on the same port. */
+  up(): Promise<void>;
   /** Faults injected so far, by kind. */
   injected: Record<string, number>;
   requests: number;
@@ -72,9 +76,16 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     random: (rate, seed, faults) => void (randomFaults = rate > 0 ? { rate, next: prng(seed), faults } : undefined),
     injected,
     requests: 0,
-    stop: async () => {
+    down: async () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
+    },
+    up: () => new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(Number(new URL(proxy.url).port), '127.0.0.1', () => resolve());
+    }),
+    stop: async () => {
+      if (server.listening) await proxy.down();
     },
   };
 

@@ -11,7 +11,7 @@ import { prng } from '../dev/fault-proxy';
 import { checkInvariants, type AppointmentModel } from '../dev/fault-scenario';
 import type { RadicaleServer } from '../dev/radicale';
 import { Phone, vevent } from '../dev/phone';
-import { buildServer, startServerProcess, type ServerProcess } from './harness/server-process';
+import { buildServer, startServerProcess, type ServerProcess } from '../dev/server-process';
 
 const SECRET = 'crash-' + randomBytes(8).toString('hex');
 const OPEN = [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '08:00', end: '20:00' }));

@@ -12,7 +12,7 @@ import { CONNECT } from '../dev/app';
 import type { ICloudEmulator } from '../dev/icloud-emulator';
 import { startPostgres, type PostgresServer } from '../dev/postgres';
 import { startRedis, type RedisServer } from '../dev/redis';
-import { buildServer, startServerProcess, type ServerProcess } from './harness/server-process';
+import { buildServer, startServerProcess, type ServerProcess } from '../dev/server-process';
 import { Phone, vevent } from '../dev/phone';
 import { wsClient, type WsTestClient } from './harness/ws-client';
 

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { radicaleTarget, type CalDavTarget, type TargetAccount } from '../dev/ca
 import { CONNECT, dataOf, INTEGRATION_FIELDS, INTEGRATIONS, startTestApp } from '../dev/app';
 import { startPostgres, type PostgresServer } from '../dev/postgres';
 import { ConnectThrottle } from '../src/services/connect-throttle.service';
+import { OutboxEntry } from '../src/entities/outbox-entry.entity';
 
 const databases = [
   { name: 'SQLite', start: async () => ({ url: undefined as string | undefined, stop: async () => {} }) },
@@ -74,6 +75,23 @@ describe.each(databases)('integrations persisted on $name', ({ start }) => {
       // A released attempt (a success) is available again.
       await (tries.find((t) => t.status === 'fulfilled') as PromiseFulfilledResult<() => Promise<void>>).value();
       await expect(throttle.forUser(app.server.orm.fork(), 'parallel-user')).resolves.toBeInstanceOf(Function);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('writes nothing back for a loaded entity that did not change: a lease released meanwhile by another unit of work stays released', async () => {
+    const app = await startTestApp({ caldavUrl: account.serverUrl, databaseUrl: db.url, dataDir });
+    try {
+      const setup = app.server.orm.fork();
+      const entry = setup.create(OutboxEntry, { syncKey: 'appt:flush-test', userId: randomUUID(), leaseUntil: new Date(Date.now() + 300000) });
+      await setup.flush();
+      // A sync run reads the entry while a drain holds it; the drain then fails the push and releases it.
+      const reader = app.server.orm.fork();
+      await reader.findOneOrFail(OutboxEntry, entry.id);
+      await app.server.orm.fork().nativeUpdate(OutboxEntry, { id: entry.id }, { leaseUntil: null, attempts: 1 });
+      await reader.flush();
+      expect(await app.server.orm.fork().findOneOrFail(OutboxEntry, entry.id)).toMatchObject({ leaseUntil: null, attempts: 1 });
     } finally {
       await app.close();
     }

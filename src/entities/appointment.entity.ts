@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { OptionalProps, Cascade, Collection, Entity, Enum, Index, ManyToOne, OneToMany, PrimaryKey, Property } from '@mikro-orm/core';
+import { OptionalProps, Cascade, Collection, Entity, Enum, Index, ManyToOne, OneToMany, PrimaryKey, Property, DateTimeType } from '@mikro-orm/core';
 import { Contact } from './contact.entity';
 import { CrmCalendar } from './crm-calendar.entity';
 
@@ -26,10 +26,10 @@ export class Appointment {
   @ManyToOne(() => Contact)
   contact!: Contact;
 
-  @Property({ type: 'datetime' })
+  @Property({ type: DateTimeType })
   startsAt!: Date;
 
-  @Property({ type: 'datetime' })
+  @Property({ type: DateTimeType })
   endsAt!: Date;
 
   @Property({ type: 'string' })
@@ -47,11 +47,11 @@ export class Appointment {
   @OneToMany(() => AppointmentAssignee, (a) => a.appointment, { cascade: [Cascade.ALL], orphanRemoval: true })
   assignees = new Collection<AppointmentAssignee>(this);
 
-  @Property({ type: 'datetime' })
+  @Property({ type: DateTimeType })
   createdAt: Date = new Date();
 
   /** When the CRM side last changed: compared with iCloud's LAST-MODIFIED when both sides changed. */
-  @Property({ type: 'datetime' })
+  @Property({ type: DateTimeType })
   updatedAt: Date = new Date();
 }
 
@@ -74,10 +74,10 @@ export class AppointmentAssignee {
   @Property({ type: 'uuid' })
   userId!: string;
 
-  @Property({ type: 'datetime' })
+  @Property({ type: DateTimeType })
   blockStart!: Date;
 
-  @Property({ type: 'datetime' })
+  @Property({ type: DateTimeType })
   blockEnd!: Date;
 
   /** False once the appointment is cancelled: it blocks nothing. */

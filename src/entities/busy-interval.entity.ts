@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { OptionalProps, Entity, Index, ManyToOne, PrimaryKey, Property } from '@mikro-orm/core';
+import { OptionalProps, Entity, Index, ManyToOne, PrimaryKey, Property, DateTimeType } from '@mikro-orm/core';
 import type { ExternalCalendar } from './external-calendar.entity';
 import type { ExternalEvent } from './external-event.entity';
 
@@ -25,10 +25,10 @@ export class BusyInterval {
   @ManyToOne('ExternalEvent', { deleteRule: 'cascade' })
   event!: ExternalEvent;
 
-  @Property({ type: 'datetime' })
+  @Property({ type: DateTimeType })
   startsAt!: Date;
 
-  @Property({ type: 'datetime' })
+  @Property({ type: DateTimeType })
   endsAt!: Date;
 
   /** Shown to the owner only. */

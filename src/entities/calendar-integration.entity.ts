@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { OptionalProps, Cascade, Collection, Entity, Enum, ManyToOne, OneToMany, PrimaryKey, Property, Unique } from '@mikro-orm/core';
+import { OptionalProps, Cascade, Collection, Entity, Enum, ManyToOne, OneToMany, PrimaryKey, Property, Unique, DateTimeType } from '@mikro-orm/core';
 import { ExternalCalendar } from './external-calendar.entity';
 import { User } from './user.entity';
 
@@ -49,14 +49,14 @@ export class CalendarIntegration {
   @Property({ type: 'text', nullable: true })
   statusMessage: string | null = null;
 
-  @Property({ type: 'datetime', nullable: true })
+  @Property({ type: DateTimeType, nullable: true })
   lastSyncedAt: Date | null = null;
 
-  @Property({ type: 'datetime', nullable: true })
+  @Property({ type: DateTimeType, nullable: true })
   nextSyncAt: Date | null = null;
 
   /** When the calendar list was last read from iCloud. */
-  @Property({ type: 'datetime', nullable: true })
+  @Property({ type: DateTimeType, nullable: true })
   calendarsRefreshedAt: Date | null = null;
 
   @Property({ type: 'integer' })
@@ -69,15 +69,15 @@ export class CalendarIntegration {
   @Property({ type: 'string', nullable: true, lazy: true })
   leaseOwner: string | null = null;
 
-  @Property({ type: 'datetime', nullable: true, lazy: true })
+  @Property({ type: DateTimeType, nullable: true, lazy: true })
   leaseUntil: Date | null = null;
 
   @OneToMany(() => ExternalCalendar, (c) => c.integration, { cascade: [Cascade.ALL], orphanRemoval: true })
   calendars = new Collection<ExternalCalendar>(this);
 
-  @Property({ type: 'datetime' })
+  @Property({ type: DateTimeType })
   createdAt: Date = new Date();
 
-  @Property({ type: 'datetime', onUpdate: () => new Date() })
+  @Property({ type: DateTimeType, onUpdate: () => new Date() })
   updatedAt: Date = new Date();
 }

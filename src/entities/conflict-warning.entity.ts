@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { OptionalProps, Entity, Enum, Index, PrimaryKey, Property } from '@mikro-orm/core';
+import { OptionalProps, Entity, Enum, Index, PrimaryKey, Property, DateTimeType } from '@mikro-orm/core';
 
 export enum ConflictKind {
   DOUBLE_BOOKING = 'DOUBLE_BOOKING',
@@ -36,17 +36,17 @@ export class ConflictWarning {
   @Property({ type: 'text' })
   message!: string;
 
-  @Property({ type: 'datetime', nullable: true })
+  @Property({ type: DateTimeType, nullable: true })
   startsAt: Date | null = null;
 
-  @Property({ type: 'datetime', nullable: true })
+  @Property({ type: DateTimeType, nullable: true })
   endsAt: Date | null = null;
 
   /** The losing version of an edit conflict, or other context (JSON). */
   @Property({ type: 'json', nullable: true })
   details: Record<string, unknown> | null = null;
 
-  @Property({ type: 'datetime' })
+  @Property({ type: DateTimeType })
   createdAt: Date = new Date();
 
   @Property({ type: 'boolean' })

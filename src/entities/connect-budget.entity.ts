@@ -1,4 +1,4 @@
-import { Entity, PrimaryKey, Property } from '@mikro-orm/core';
+import { Entity, PrimaryKey, Property, DateTimeType } from '@mikro-orm/core';
 
 /**
  * Connect attempts counted in a fixed window, per user ("user:<id>") and per Apple ID ("apple:<id>"),
@@ -10,7 +10,7 @@ export class ConnectBudget {
   @PrimaryKey({ type: 'text' })
   key!: string;
 
-  @Property({ type: 'datetime' })
+  @Property({ type: DateTimeType })
   windowStart!: Date;
 
   @Property({ type: 'integer' })

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { OptionalProps, Entity, PrimaryKey, Property } from '@mikro-orm/core';
+import { OptionalProps, Entity, PrimaryKey, Property, DateTimeType } from '@mikro-orm/core';
 
 /** A person who booked. Created by CRM bookings only, never from iCloud events. */
 @Entity()
@@ -21,6 +21,6 @@ export class Contact {
   @Property({ type: 'string', nullable: true })
   phone: string | null = null;
 
-  @Property({ type: 'datetime' })
+  @Property({ type: DateTimeType })
   createdAt: Date = new Date();
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { OptionalProps, Cascade, Collection, Entity, Enum, ManyToOne, OneToMany, PrimaryKey, Property } from '@mikro-orm/core';
+import { OptionalProps, Cascade, Collection, Entity, Enum, ManyToOne, OneToMany, PrimaryKey, Property, DateTimeType } from '@mikro-orm/core';
 import { User } from './user.entity';
 
 export enum CrmCalendarType {
@@ -78,7 +78,7 @@ export class CrmCalendar {
   @OneToMany(() => CrmCalendarMember, (m) => m.calendar, { cascade: [Cascade.ALL], orphanRemoval: true })
   members = new Collection<CrmCalendarMember>(this);
 
-  @Property({ type: 'datetime' })
+  @Property({ type: DateTimeType })
   createdAt: Date = new Date();
 }
 

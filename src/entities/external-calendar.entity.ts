@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { OptionalProps, Entity, ManyToOne, PrimaryKey, Property, Unique } from '@mikro-orm/core';
+import { OptionalProps, Entity, ManyToOne, PrimaryKey, Property, Unique, DateTimeType } from '@mikro-orm/core';
 import type { CalendarIntegration } from './calendar-integration.entity';
 
 /** A VEVENT calendar of an integration, with the user's choices and the sync cursors. */
@@ -42,10 +42,10 @@ export class ExternalCalendar {
   ctag: string | null = null;
 
   /** Last full listing: a daily one catches what a token answer may hide (iCloud's expired tokens). */
-  @Property({ type: 'datetime', nullable: true })
+  @Property({ type: DateTimeType, nullable: true })
   lastFullSyncAt: Date | null = null;
 
   /** When a full listing first came back empty while events were stored: deletions wait for a second one. */
-  @Property({ type: 'datetime', nullable: true })
+  @Property({ type: DateTimeType, nullable: true })
   emptyListingSince: Date | null = null;
 }

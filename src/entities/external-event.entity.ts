@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { OptionalProps, Entity, Enum, ManyToOne, PrimaryKey, Property, Unique } from '@mikro-orm/core';
+import { OptionalProps, Entity, Enum, ManyToOne, PrimaryKey, Property, Unique, DateTimeType } from '@mikro-orm/core';
 import type { ExternalCalendar } from './external-calendar.entity';
 
 export enum EventOrigin {
@@ -44,7 +44,7 @@ export class ExternalEvent {
   @Enum({ items: () => EventOrigin, type: 'string' })
   origin: EventOrigin = EventOrigin.ICLOUD;
 
-  @Property({ type: 'datetime', nullable: true })
+  @Property({ type: DateTimeType, nullable: true })
   lastModified: Date | null = null;
 
   /**
@@ -54,6 +54,6 @@ export class ExternalEvent {
   @Property({ type: 'text', nullable: true })
   unreadable: string | null = null;
 
-  @Property({ type: 'datetime', onUpdate: () => new Date() })
+  @Property({ type: DateTimeType, onUpdate: () => new Date() })
   updatedAt: Date = new Date();
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { OptionalProps, Entity, Index, PrimaryKey, Property } from '@mikro-orm/core';
+import { OptionalProps, Entity, Index, PrimaryKey, Property, DateTimeType } from '@mikro-orm/core';
 
 /**
  * "Sync key K of user U must be brought in line with the CRM": written in the same transaction as the
@@ -24,15 +24,15 @@ export class OutboxEntry {
   @Property({ type: 'integer' })
   attempts: number = 0;
 
-  @Property({ type: 'datetime' })
+  @Property({ type: DateTimeType })
   nextAttemptAt: Date = new Date();
 
   @Property({ type: 'text', nullable: true })
   lastError: string | null = null;
 
-  @Property({ type: 'datetime', nullable: true })
+  @Property({ type: DateTimeType, nullable: true })
   leaseUntil: Date | null = null;
 
-  @Property({ type: 'datetime' })
+  @Property({ type: DateTimeType })
   createdAt: Date = new Date();
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { OptionalProps, Entity, Enum, Index, PrimaryKey, Property, Unique } from '@mikro-orm/core';
+import { OptionalProps, Entity, Enum, Index, PrimaryKey, Property, Unique, DateTimeType } from '@mikro-orm/core';
 
 export enum SyncState {
   PENDING = 'PENDING',
@@ -59,6 +59,6 @@ export class AppointmentSyncLink {
   @Property({ type: 'text', nullable: true })
   lastError: string | null = null;
 
-  @Property({ type: 'datetime', onUpdate: () => new Date() })
+  @Property({ type: DateTimeType, onUpdate: () => new Date() })
   updatedAt: Date = new Date();
 }

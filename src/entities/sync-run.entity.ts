@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { OptionalProps, Entity, Enum, Index, ManyToOne, PrimaryKey, Property } from '@mikro-orm/core';
+import { OptionalProps, Entity, Enum, Index, ManyToOne, PrimaryKey, Property, DateTimeType } from '@mikro-orm/core';
 import type { CalendarIntegration } from './calendar-integration.entity';
 
 export enum SyncOutcome {
@@ -21,10 +21,10 @@ export class SyncRun {
   @ManyToOne('CalendarIntegration', { deleteRule: 'cascade' })
   integration!: CalendarIntegration;
 
-  @Property({ type: 'datetime' })
+  @Property({ type: DateTimeType })
   startedAt!: Date;
 
-  @Property({ type: 'datetime', nullable: true })
+  @Property({ type: DateTimeType, nullable: true })
   finishedAt: Date | null = null;
 
   @Enum({ items: () => SyncOutcome, type: 'string' })

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { OptionalProps, Entity, PrimaryKey, Property, Unique } from '@mikro-orm/core';
+import { OptionalProps, Entity, PrimaryKey, Property, Unique, DateTimeType } from '@mikro-orm/core';
 
 /** A CRM user, created on first sight from a token's `sub` and `tenantId`. */
 @Entity()
@@ -21,6 +21,6 @@ export class User {
   @Property({ type: 'string' })
   timezone: string = 'UTC';
 
-  @Property({ type: 'datetime' })
+  @Property({ type: DateTimeType })
   createdAt: Date = new Date();
 }

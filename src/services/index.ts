@@ -27,9 +27,20 @@ export interface Services {
 export function createServices(config: Config, orm: Orm, events: EventBus, logger: Logger): Services {
   const cipher = new CredentialsCipher(config.credentialsKeys);
   const ical = createIcalReader();
-  const caldav = { icloudCaldavUrl: config.icloudCaldavUrl, caldavTimeoutMs: config.caldavTimeoutMs };
-  const sync = new SyncService({ ...caldav, orm, syncIntervalSeconds: config.syncIntervalSeconds, leaseSeconds: config.syncLeaseSeconds, syncNowMinIntervalSeconds: config.syncNowMinIntervalSeconds, reader: ical, cipher, events, logger });
+  const caldav = { icloudCaldavUrl: config.icloudCaldavUrl, caldavTimeoutMs: config.caldavTimeoutMs, retryBaseSeconds: config.syncRetryBaseSeconds };
   const outbox = new OutboxService({ ...caldav, orm, cipher, events, logger, leaseSeconds: config.syncLeaseSeconds, reader: ical });
+  const sync = new SyncService({
+    ...caldav,
+    orm,
+    syncIntervalSeconds: config.syncIntervalSeconds,
+    leaseSeconds: config.syncLeaseSeconds,
+    syncNowMinIntervalSeconds: config.syncNowMinIntervalSeconds,
+    reader: ical,
+    cipher,
+    events,
+    logger,
+    outbox,
+  });
   const booking = new BookingService({ mutex: new KeyedMutex(), rowLocks: dialectOf(config.databaseUrl) === 'postgresql', afterCommit: () => outbox.kick() });
   const integrations = new IntegrationService({
     ...caldav,

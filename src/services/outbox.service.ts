@@ -30,9 +30,14 @@ export interface OutboxServiceDeps {
   leaseSeconds: number;
   /** Reads iCloud's version of a copy off the event loop (on a 412). */
   reader: IcalReader;
+  /** First wait after a failed push (it doubles per failure). */
+  retryBaseSeconds: number;
 }
 
-/** After this many failed attempts a copy is FAILED (with the reason) and its entry is dropped. */
+/**
+ * After this many failed attempts a copy shows FAILED (with the reason). Its entry stays and is retried at
+ * the longest backoff: an outage of any length loses no appointment.
+ */
 export const MAX_ATTEMPTS = 6;
 const BATCH = 20;
 const PARKED_MS = 24 * 3600 * 1000;
@@ -102,6 +107,15 @@ export class OutboxService {
     this.kick();
   }
 
+  /**
+   * Makes the user's failed entries due now and starts a drain: their account answered again (a sync
+   * succeeded after failures), so the pushes need not wait out their backoff. Entries parked for another
+   * reason (no attempts) are left alone.
+   */
+  async retryFailed(em: EntityManager, userId: string): Promise<void> {
+    if ((await em.nativeUpdate(OutboxEntry, { userId, attempts: { $gt: 0 } }, { nextAttemptAt: new Date() })) > 0) this.kick();
+  }
+
   private async claim(): Promise<OutboxEntry[]> {
     const em = this.deps.orm.fork();
     const now = new Date();
@@ -157,13 +171,10 @@ export class OutboxService {
       return;
     }
     const attempts = entry.attempts + 1;
-    const wait = backoffSeconds(attempts, e instanceof CalDavError ? e.retryAfterSeconds : undefined);
-    if (link) Object.assign(link, attempts >= MAX_ATTEMPTS ? { state: SyncState.FAILED, lastError: reason } : { state: SyncState.PENDING, lastError: `${reason} (retrying)` });
-    await inOneTransaction(fresh, () =>
-      attempts >= MAX_ATTEMPTS
-        ? fresh.nativeDelete(OutboxEntry, { id: entry.id })
-        : fresh.nativeUpdate(OutboxEntry, { id: entry.id }, { attempts, lastError: reason, nextAttemptAt: new Date(Date.now() + wait * 1000), leaseUntil: null }),
-    );
+    const wait = backoffSeconds(this.deps.retryBaseSeconds, attempts, e instanceof CalDavError ? e.retryAfterSeconds : undefined);
+    const retrying = `${reason} (tried ${attempts} times; retried automatically)`;
+    if (link) Object.assign(link, attempts >= MAX_ATTEMPTS ? { state: SyncState.FAILED, lastError: retrying } : { state: SyncState.PENDING, lastError: `${reason} (retrying)` });
+    await inOneTransaction(fresh, () => fresh.nativeUpdate(OutboxEntry, { id: entry.id }, { attempts, lastError: reason, nextAttemptAt: new Date(Date.now() + wait * 1000), leaseUntil: null }));
   }
 
   /** A 401 while pushing means the password was revoked: the integration needs reconnecting. */

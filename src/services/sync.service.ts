@@ -25,6 +25,7 @@ import { applyInbound } from '../sync/inbound.executor';
 import { planInbound, type StoredObject } from '../sync/inbound.planner';
 import { applyCalendarList, CALENDAR_LIST_EVERY_MS } from './calendar-list';
 import { markNeedsReconnect, publishStatusIfChanged } from './integration-events';
+import type { OutboxService } from './outbox.service';
 
 export interface SyncServiceDeps {
   orm: Orm;
@@ -40,6 +41,10 @@ export interface SyncServiceDeps {
   reader: IcalReader;
   /** A `syncNow` this soon after the integration's last run is refused (0: never). */
   syncNowMinIntervalSeconds: number;
+  /** First wait after a failed run (it doubles per failure). */
+  retryBaseSeconds: number;
+  /** Told when an account answers again after failed runs: its failed pushes are retried at once. */
+  outbox: Pick<OutboxService, 'retryFailed'>;
 }
 
 /** Why a run has no end: the process running it died; the next holder of the lease closes it. */
@@ -157,6 +162,7 @@ export class SyncService {
     if (this.deps.cipher.needsRotation(integration.passwordCipher!)) integration.passwordCipher = this.deps.cipher.encrypt(password, integration.id);
     const client = new CalDavClient({ serverUrl: this.deps.icloudCaldavUrl, username: integration.appleId, password, timeoutMs: this.deps.caldavTimeoutMs });
     const conflicts: ConflictWarning[] = [];
+    let recovered = false;
     try {
       if (!integration.calendarsRefreshedAt || Date.now() - integration.calendarsRefreshedAt.getTime() > CALENDAR_LIST_EVERY_MS) {
         applyCalendarList(integration, await client.listCalendars(integration.homeUrl));
@@ -166,6 +172,7 @@ export class SyncService {
       // Objects that could not be read, in this run or before (kept until they change in iCloud).
       const unreadable = await em.find(ExternalEvent, { calendar: { $in: checked }, unreadable: { $ne: null } }, { fields: ['summary', 'href'], orderBy: { href: 'asc' } });
       const skipped = unreadable.map((e) => e.summary ?? e.href);
+      recovered = integration.failureCount > 0;
       Object.assign(integration, {
         status: IntegrationStatus.CONNECTED,
         // A message the sync did not write (a missing primary calendar) stays until its own cause is gone.
@@ -185,7 +192,10 @@ export class SyncService {
         markNeedsReconnect(integration);
       } else this.recordFailure(integration, run, e.message, e.retryAfterSeconds);
     }
-    return this.finish(em, integration, run, before, conflicts, client.requests);
+    const finished = await this.finish(em, integration, run, before, conflicts, client.requests);
+    // iCloud answers again after an outage: the pushes that failed meanwhile need not wait out their backoff.
+    if (recovered) await this.deps.outbox.retryFailed(em, integration.user.id);
+    return finished;
   }
 
   /** Stores the run and the integration, then publishes the status change, the warnings and the result. */
@@ -229,12 +239,11 @@ export class SyncService {
   private recordFailure(integration: CalendarIntegration, run: SyncRun, reason: string, retryAfterSeconds: number | undefined): void {
     Object.assign(run, { outcome: SyncOutcome.FAILED, error: reason });
     integration.failureCount += 1;
-    integration.nextSyncAt = this.after(backoffSeconds(integration.failureCount, retryAfterSeconds));
-    if (integration.failureCount >= FAILURES_BEFORE_ERROR) {
-      Object.assign(integration, { status: IntegrationStatus.ERROR, statusMessage: `${FAILED_PREFIX} ${integration.failureCount} times in a row: ${reason}. It is retried automatically.` });
-    } else if (integration.statusMessage === null || ownsMessage(integration)) {
-      integration.statusMessage = `${FAILED_PREFIX} once: ${reason}. It is retried automatically.`;
-    }
+    integration.nextSyncAt = this.after(backoffSeconds(this.deps.retryBaseSeconds, integration.failureCount, retryAfterSeconds));
+    const times = integration.failureCount === 1 ? 'once' : `${integration.failureCount} times in a row`;
+    const message = `${FAILED_PREFIX} ${times}: ${reason}. It is retried automatically.`;
+    if (integration.failureCount >= FAILURES_BEFORE_ERROR) Object.assign(integration, { status: IntegrationStatus.ERROR, statusMessage: message });
+    else if (integration.statusMessage === null || ownsMessage(integration)) integration.statusMessage = message;
   }
 
   private after(seconds: number): Date {

@@ -1,18 +1,19 @@
 import { CalDavError, errorForStatus } from './caldav.errors';
-import type { CalDavClient } from './caldav.client';
+import { MAX_ANSWER_BYTES, type CalDavClient } from './caldav.client';
+import { readInnerStatus } from './webdav-xml';
 
 /** Outcome of a conditional write: done (with the new etag when the server sent one) or a failed precondition. */
 export type WriteResult = { ok: true; etag: string | null } | { ok: false; preconditionFailed: true };
 
 /**
  * Xandikos answers a rejected PUT with 207 and the real status inside (CALDAV-FACTS.md). Returns that
- * inner status, or the HTTP status when the body is no multistatus.
+ * inner status, or the HTTP status when the body is no multistatus. Throws `CalDavError` when the body
+ * is over `MAX_ANSWER_BYTES` or breaks off.
  */
-async function effectiveStatus(response: Response): Promise<number> {
+async function effectiveStatus(response: Response, url: string): Promise<number> {
   if (response.status !== 207) return response.status;
-  const body = await response.text();
-  const inner = /<(?:\w+:)?status>\s*HTTP\/1\.[01]\s+(\d{3})/i.exec(body);
-  return inner ? Number(inner[1]) : 207;
+  const host = new URL(response.url || url).host;
+  return (await readInnerStatus(response.body, { maxBytes: MAX_ANSWER_BYTES, host })) ?? 207;
 }
 
 /**
@@ -25,7 +26,7 @@ export async function putObject(client: CalDavClient, url: string, ics: string, 
   if ('ifMatch' in precondition) headers['If-Match'] = precondition.ifMatch;
   else headers['If-None-Match'] = '*';
   const response = await client.request(url, { method: 'PUT', body: ics, headers });
-  const status = await effectiveStatus(response);
+  const status = await effectiveStatus(response, url);
   if (status === 412) return { ok: false, preconditionFailed: true };
   if (status < 200 || status >= 300) throw errorForStatus(status, url, response.headers.get('retry-after'));
   return { ok: true, etag: response.headers.get('etag') };
@@ -35,7 +36,7 @@ export async function putObject(client: CalDavClient, url: string, ics: string, 
 export async function deleteObject(client: CalDavClient, url: string, etag: string): Promise<WriteResult> {
   if (!etag) throw new CalDavError('BAD_RESPONSE', 'refusing to delete without an etag');
   const response = await client.request(url, { method: 'DELETE', headers: { 'If-Match': etag } });
-  const status = await effectiveStatus(response);
+  const status = await effectiveStatus(response, url);
   if (status === 412) return { ok: false, preconditionFailed: true };
   if (status !== 404 && (status < 200 || status >= 300)) throw errorForStatus(status, url, response.headers.get('retry-after'));
   // "Already gone" is taken on trust only when a read agrees: a copy left behind would show a cancelled appointment.

@@ -28,10 +28,29 @@ const originOf = (events: ParsedEvent[]) => (events.some((e) => e.uid.endsWith(C
 
 type Stored = { href: string; etag: string; data: string; contentHash: string; events: ParsedEvent[] };
 
+type Action = InboundPlan['actions'][number];
+
+/** What one transaction of the executor works with: the rows the actions touch, loaded once. */
+interface Scope {
+  tx: EntityManager;
+  calendar: ExternalCalendar;
+  user: { id: string; tenantId: string };
+  existing: Map<string, ExternalEvent>;
+  links: Map<string, AppointmentSyncLink>;
+}
+
+const emptyResult = (): ApplyResult => ({ created: 0, updated: 0, deleted: 0, warnings: [], conflicts: [] });
+const hrefsOf = (actions: Action[]) => actions.flatMap((a) => ('href' in a ? [a.href] : []));
+
 /**
  * Applies an inbound plan to one calendar in one transaction, with the new sync cursor: a crash leaves
  * the old token and the old rows, and the next run redoes the work. Busy time is stored only for events
  * created in iCloud (appointments block time on their own).
+ *
+ * When the transaction fails (the database refuses one object's row, say a NUL character on PostgreSQL),
+ * the plan is applied again one action per transaction, and an action that fails on its own becomes a skip
+ * of that object with a warning naming it: one object never stops its calendar (vdirsyncer commits its
+ * status per item for the same reason). Throws only when even recording a skip fails (the database is down).
  */
 export async function applyInbound(
   em: EntityManager,
@@ -41,92 +60,154 @@ export async function applyInbound(
   cursor: { token: string | null; ctag: string | null },
   full: boolean,
 ): Promise<ApplyResult> {
-  const result: ApplyResult = { created: 0, updated: 0, deleted: 0, warnings: [], conflicts: [] };
-  await em.transactional(async (tx) => {
-    const hrefs = plan.actions.flatMap((a) => ('href' in a ? [a.href] : []));
-    const existing = new Map((await tx.find(ExternalEvent, { calendar, href: { $in: hrefs } })).map((e) => [e.href, e]));
-    const links = new Map((await tx.find(AppointmentSyncLink, { userId: user.id, href: { $in: hrefs } })).map((l) => [l.href!, l]));
+  // Each transaction works in a fresh identity map: rows a failed one changed in memory are never flushed by the next.
+  const before = { syncToken: calendar.syncToken, ctag: calendar.ctag, emptyListingSince: calendar.emptyListingSince, lastFullSyncAt: calendar.lastFullSyncAt };
+  try {
+    return await em.fork().transactional(async (tx) => {
+      const result = emptyResult();
+      const scope = await loadScope(tx, calendar, user, hrefsOf(plan.actions));
+      for (const action of plan.actions) await applyAction(scope, action, result);
+      advanceCursor(tx, calendar, plan, cursor, full, result);
+      return result;
+    });
+  } catch {
+    Object.assign(calendar, before);
+    return applyOneByOne(em, calendar, user, plan, cursor, full);
+  }
+}
 
-    const store = async (s: Stored): Promise<ExternalEvent> => {
-      const event = existing.get(s.href) ?? tx.create(ExternalEvent, { calendar, href: s.href, etag: s.etag, uid: '', contentHash: '', raw: '' });
-      existing.set(s.href, event);
-      const main = s.events[0];
-      Object.assign(event, { etag: s.etag, uid: main.uid, contentHash: s.contentHash, summary: main.summary, raw: s.data, origin: originOf(s.events), lastModified: main.lastModified, unreadable: null });
-      await replaceBusy(tx, event, user.id, s.events);
-      return event;
-    };
-
-    for (const action of plan.actions) {
-      switch (action.type) {
-        case 'upsertBusy': {
-          const event = await store(action);
-          result[action.change === 'created' ? 'created' : 'updated']++;
-          result.warnings.push(...action.events.flatMap((e) => e.warnings));
-          if (event.origin === EventOrigin.ICLOUD) result.conflicts.push(...(await doubleBookings(tx, user, action.events.flatMap((e) => e.busy), `"${action.events[0].summary ?? 'An iCloud event'}"`, action.href)));
-          break;
-        }
-        case 'updateAppointmentFromICloud': {
-          const link = links.get(action.href);
-          // A push finished while this calendar was read: what was fetched is older than the copy now. Leave
-          // it to the next sync (which sees our write as our own) instead of moving the appointment back.
-          if (!link || link.contentHash !== action.linkHash) break;
-          await store({ ...action, events: [action.event] });
-          Object.assign(link, { etag: action.etag, contentHash: action.contentHash, state: SyncState.SYNCED, lastError: null });
-          const target = parseSyncKey(action.syncKey);
-          const appointment = target.kind === 'appointment' ? await applyICloudEdit(tx, target.appointmentId, action.event) : null;
-          if (appointment) {
-            result.updated++;
-            const moved = { start: appointment.startsAt, end: appointment.endsAt };
-            result.conflicts.push(...(await doubleBookings(tx, user, [moved], `"${appointment.title}" (moved in iCloud)`, action.href, appointment.id)));
-          }
-          break;
-        }
-        case 'pushToICloud': {
-          const link = links.get(action.href);
-          if (!link || link.contentHash !== action.linkHash) break;
-          Object.assign(link, { etag: action.etag, contentHash: null });
-          const event = existing.get(action.href);
-          if (event) event.etag = action.etag;
-          tx.create(OutboxEntry, { syncKey: action.syncKey, userId: user.id });
-          result.warnings.push(`the class session at ${action.href} was edited in iCloud: the CRM's version is written back`);
-          break;
-        }
-        case 'recordDeletedInICloud': {
-          const link = links.get(action.href);
-          if (!link) break;
-          Object.assign(link, { href: null, etag: null, contentHash: null, state: SyncState.DELETED_IN_ICLOUD });
-          result.conflicts.push(await deletedWarning(tx, user, link.syncKey));
-          break;
-        }
-        case 'recordEtag':
-          existing.get(action.href)!.etag = action.etag;
-          break;
-        case 'removeBusy': {
-          const event = existing.get(action.href)!;
-          await tx.nativeDelete(BusyInterval, { event });
-          tx.remove(event);
-          result.deleted++;
-          break;
-        }
-        case 'skipMalformed': {
-          // Remembered with its etag: not fetched again until it changes, and named in the status until then.
-          // Busy time it had from an earlier, readable version stays (never "free" on a guess).
-          const event = existing.get(action.href) ?? tx.create(ExternalEvent, { calendar, href: action.href, etag: action.etag, uid: '', contentHash: '', raw: '' });
-          existing.set(action.href, event);
-          Object.assign(event, { etag: action.etag, summary: action.label, unreadable: action.reason });
-          result.warnings.push(`skipped ${action.label}: ${action.reason}`);
-          break;
-        }
-        case 'holdMassDeletion':
-          result.warnings.push(`"${calendar.name}" suddenly lists no events (${action.stored} stored): kept everything until a later sync confirms`);
-          break;
+async function applyOneByOne(
+  em: EntityManager,
+  calendar: ExternalCalendar,
+  user: { id: string; tenantId: string },
+  plan: InboundPlan,
+  cursor: { token: string | null; ctag: string | null },
+  full: boolean,
+): Promise<ApplyResult> {
+  const result = emptyResult();
+  let keepCursor = false;
+  for (const action of plan.actions) {
+    let own = emptyResult();
+    try {
+      await em.fork().transactional(async (tx) => applyAction(await loadScope(tx, calendar, user, hrefsOf([action])), action, own));
+    } catch (e) {
+      own = emptyResult();
+      if (!('href' in action)) throw e;
+      const reason = `could not be stored (${storeFailure(e)})`;
+      const label = action.href.split('/').filter(Boolean).pop() ?? action.href;
+      if ('etag' in action) {
+        // Remembered with its etag like an unreadable object: named in the status until it changes in iCloud.
+        const skip: Action = { type: 'skipMalformed', href: action.href, etag: action.etag, label, reason };
+        await em.fork().transactional(async (tx) => applyAction(await loadScope(tx, calendar, user, [action.href]), skip, own));
+      } else {
+        // A deletion that could not be recorded: the cursor stays, so that the next sync lists it again.
+        own.warnings.push(`the deletion of ${label} ${reason}: retried next sync`);
+        keepCursor = true;
       }
     }
-    if (plan.unfetched.length) result.warnings.push(`${plan.unfetched.length} changed object(s) of "${calendar.name}" could not be fetched: retried next sync`);
-    calendar.emptyListingSince = plan.emptyListing ? (calendar.emptyListingSince ?? new Date()) : null;
-    if (plan.advanceToken) Object.assign(calendar, { syncToken: cursor.token, ctag: cursor.ctag });
-    if (plan.advanceToken && full) calendar.lastFullSyncAt = new Date();
-    tx.persist(calendar);
-  });
+    for (const key of ['created', 'updated', 'deleted'] as const) result[key] += own[key];
+    result.warnings.push(...own.warnings);
+    result.conflicts.push(...own.conflicts);
+  }
+  await em.fork().transactional(async (tx) => advanceCursor(tx, calendar, { ...plan, advanceToken: plan.advanceToken && !keepCursor }, cursor, full, result));
   return result;
+}
+
+/** The database's own words for a failed write, without the SQL statement (which holds the user's data). */
+function storeFailure(e: unknown): string {
+  // Knex-based drivers write "<sql> - <driver message>".
+  return String((e as Error)?.message ?? e).split(' - ').pop()!.trim().split('\n')[0].slice(0, 160);
+}
+
+async function loadScope(tx: EntityManager, calendar: ExternalCalendar, user: { id: string; tenantId: string }, hrefs: string[]): Promise<Scope> {
+  const existing = new Map((await tx.find(ExternalEvent, { calendar, href: { $in: hrefs } })).map((e) => [e.href, e]));
+  const links = new Map((await tx.find(AppointmentSyncLink, { userId: user.id, href: { $in: hrefs } })).map((l) => [l.href!, l]));
+  return { tx, calendar, user, existing, links };
+}
+
+/** The calendar's cursor and listing state once its actions are applied. */
+function advanceCursor(tx: EntityManager, calendar: ExternalCalendar, plan: InboundPlan, cursor: { token: string | null; ctag: string | null }, full: boolean, result: ApplyResult): void {
+  if (plan.unfetched.length) result.warnings.push(`${plan.unfetched.length} changed object(s) of "${calendar.name}" could not be fetched: retried next sync`);
+  calendar.emptyListingSince = plan.emptyListing ? (calendar.emptyListingSince ?? new Date()) : null;
+  if (plan.advanceToken) Object.assign(calendar, { syncToken: cursor.token, ctag: cursor.ctag });
+  if (plan.advanceToken && full) calendar.lastFullSyncAt = new Date();
+  tx.persist(calendar);
+}
+
+async function store({ tx, calendar, user, existing }: Scope, s: Stored): Promise<ExternalEvent> {
+  const event = existing.get(s.href) ?? tx.create(ExternalEvent, { calendar, href: s.href, etag: s.etag, uid: '', contentHash: '', raw: '' });
+  existing.set(s.href, event);
+  const main = s.events[0];
+  Object.assign(event, { etag: s.etag, uid: main.uid, contentHash: s.contentHash, summary: main.summary, raw: s.data, origin: originOf(s.events), lastModified: main.lastModified, unreadable: null });
+  await replaceBusy(tx, event, user.id, s.events);
+  return event;
+}
+
+/** Applies one action of the plan (one row of the truth table in `inbound.planner.ts`), adding to `result`. */
+async function applyAction(scope: Scope, action: Action, result: ApplyResult): Promise<void> {
+  const { tx, calendar, user, existing, links } = scope;
+  switch (action.type) {
+    case 'upsertBusy': {
+      const event = await store(scope, action);
+      result[action.change === 'created' ? 'created' : 'updated']++;
+      result.warnings.push(...action.events.flatMap((e) => e.warnings));
+      if (event.origin === EventOrigin.ICLOUD) result.conflicts.push(...(await doubleBookings(tx, user, action.events.flatMap((e) => e.busy), `"${action.events[0].summary ?? 'An iCloud event'}"`, action.href)));
+      break;
+    }
+    case 'updateAppointmentFromICloud': {
+      const link = links.get(action.href);
+      // A push finished while this calendar was read: what was fetched is older than the copy now. Leave
+      // it to the next sync (which sees our write as our own) instead of moving the appointment back.
+      if (!link || link.contentHash !== action.linkHash) break;
+      await store(scope, { ...action, events: [action.event] });
+      Object.assign(link, { etag: action.etag, contentHash: action.contentHash, state: SyncState.SYNCED, lastError: null });
+      const target = parseSyncKey(action.syncKey);
+      const appointment = target.kind === 'appointment' ? await applyICloudEdit(tx, target.appointmentId, action.event) : null;
+      if (appointment) {
+        result.updated++;
+        const moved = { start: appointment.startsAt, end: appointment.endsAt };
+        result.conflicts.push(...(await doubleBookings(tx, user, [moved], `"${appointment.title}" (moved in iCloud)`, action.href, appointment.id)));
+      }
+      break;
+    }
+    case 'pushToICloud': {
+      const link = links.get(action.href);
+      if (!link || link.contentHash !== action.linkHash) break;
+      Object.assign(link, { etag: action.etag, contentHash: null });
+      const event = existing.get(action.href);
+      if (event) event.etag = action.etag;
+      tx.create(OutboxEntry, { syncKey: action.syncKey, userId: user.id });
+      result.warnings.push(`the class session at ${action.href} was edited in iCloud: the CRM's version is written back`);
+      break;
+    }
+    case 'recordDeletedInICloud': {
+      const link = links.get(action.href);
+      if (!link) break;
+      Object.assign(link, { href: null, etag: null, contentHash: null, state: SyncState.DELETED_IN_ICLOUD });
+      result.conflicts.push(await deletedWarning(tx, user, link.syncKey));
+      break;
+    }
+    case 'recordEtag':
+      existing.get(action.href)!.etag = action.etag;
+      break;
+    case 'removeBusy': {
+      const event = existing.get(action.href)!;
+      await tx.nativeDelete(BusyInterval, { event });
+      tx.remove(event);
+      result.deleted++;
+      break;
+    }
+    case 'skipMalformed': {
+      // Remembered with its etag: not fetched again until it changes, and named in the status until then.
+      // Busy time it had from an earlier, readable version stays (never "free" on a guess).
+      const event = existing.get(action.href) ?? tx.create(ExternalEvent, { calendar, href: action.href, etag: action.etag, uid: '', contentHash: '', raw: '' });
+      existing.set(action.href, event);
+      Object.assign(event, { etag: action.etag, summary: action.label, unreadable: action.reason });
+      result.warnings.push(`skipped ${action.label}: ${action.reason}`);
+      break;
+    }
+    case 'holdMassDeletion':
+      result.warnings.push(`"${calendar.name}" suddenly lists no events (${action.stored} stored): kept everything until a later sync confirms`);
+      break;
+  }
 }

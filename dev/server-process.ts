@@ -1,8 +1,10 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { launch, type Managed } from '../../dev/process';
+import { launch, type Managed } from './process';
 
-const ROOT = join(__dirname, '..', '..');
+/** The project root, whether this runs from `dev/` (ts-jest) or compiled in `dist/dev/` (npm scripts). */
+const ROOT = [join(__dirname, '..'), join(__dirname, '..', '..')].find((dir) => existsSync(join(dir, 'tsconfig.build.json')))!;
 
 /** Compiles the server as `npm start` does (tsc into dist/). */
 export function buildServer(): void {
@@ -23,9 +25,12 @@ export interface ServerProcess {
   logs(): Record<string, unknown>[];
 }
 
-/** Starts `node dist/src/main.js` with `env` and waits until it listens. Throws with its output otherwise. */
-export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const proc = launch(process.execPath, [join(ROOT, 'dist', 'src', 'main.js')], { cwd: ROOT, env: { ...process.env, PORT: '0', ...env } });
+/**
+ * Starts `node dist/src/main.js` with `env` (and `nodeArgs`, e.g. `--cpu-prof`) and waits until it listens.
+ * Throws with its output otherwise.
+ */
+export async function startServerProcess(env: Record<string, string>, nodeArgs: string[] = []): Promise<ServerProcess> {
+  const proc = launch(process.execPath, [...nodeArgs, join(ROOT, 'dist', 'src', 'main.js')], { cwd: ROOT, env: { ...process.env, PORT: '0', ...env } });
   let lines = '';
   proc.child.stdout?.on('data', (d) => (lines += d));
   const logs = () => lines.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
