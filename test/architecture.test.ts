@@ -34,4 +34,13 @@ describe('the import structure', () => {
     expect(into(imports('src', 'scripts', 'bench', 'dev'), 'test')).toEqual([]);
     expect(into(imports('src'), 'dev')).toEqual([]);
   });
+
+  it('sets an integration status and a copy state only in their state machines', () => {
+    const setters = filesUnder('src')
+      .filter((file) => !file.startsWith('src/entities/') && !file.startsWith('src/migrations/'))
+      .flatMap((file) => readFileSync(join(ROOT, file), 'utf8').split('\n').map((line, i) => [file, i + 1, line] as const))
+      .filter(([, , line]) => /\b(status|state)\s*[:=]\s*(IntegrationStatus|SyncState)\./.test(line))
+      .map(([file]) => file);
+    expect([...new Set(setters)].sort()).toEqual(['src/services/integration-status.ts', 'src/sync/sync-link-state.ts']);
+  });
 });

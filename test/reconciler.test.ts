@@ -91,13 +91,13 @@ describe('the reconciler', () => {
     const f = await syncFixture(target);
     apps.push(f.app);
     const { orm } = f.app.server;
-    expect(await claimLease(orm.fork(), f.integrationId, 'runner', 300)).toBe(true);
+    expect(await claimLease(orm.fork(), CalendarIntegration, f.integrationId, 'runner', 300)).toBe(true);
     const em = orm.fork();
     const loaded = await em.findOneOrFail(CalendarIntegration, f.integrationId);
-    await releaseLease(orm.fork(), f.integrationId, 'runner');
+    await releaseLease(orm.fork(), CalendarIntegration, f.integrationId, 'runner');
     loaded.statusMessage = 'changed while the lease was held';
     await em.flush();
-    expect(await claimLease(orm.fork(), f.integrationId, 'next', 300)).toBe(true);
+    expect(await claimLease(orm.fork(), CalendarIntegration, f.integrationId, 'next', 300)).toBe(true);
   });
 
   it('does not claim integrations that need reconnecting or are disconnected', async () => {

@@ -1,5 +1,6 @@
 import { nestedComponents } from '../dev/hostile-corpus';
 import { CalendarIntegration } from '../src/entities/calendar-integration.entity';
+import { IntegrationStatusChange } from '../src/entities/integration-status-change.entity';
 import { icloudTarget } from '../dev/caldav-targets';
 import { codeOf, dataOf, INTEGRATIONS } from '../dev/app';
 import { vevent } from '../dev/phone';
@@ -103,6 +104,15 @@ describe('syncing against a misbehaving iCloud', () => {
     expect(await status(f)).toMatchObject({ status: 'ERROR', statusMessage: expect.stringMatching(/failed 3 times.*500/) });
     expect(await f.syncNow()).toMatchObject({ outcome: 'SUCCESS' });
     expect(await status(f)).toMatchObject({ status: 'CONNECTED', statusMessage: null });
+    // Each change of status or message is in the integration's history, written by the transition that made it.
+    const history = await f.app.server.orm.fork().find(IntegrationStatusChange, { integration: f.integrationId }, { orderBy: { at: 'asc', id: 'asc' } });
+    expect(history.map((h) => [h.transition, h.from, h.to, h.message?.replace(/:.*/, '')])).toEqual([
+      ['connected', null, 'CONNECTED', undefined],
+      ['syncFailed', 'CONNECTED', 'CONNECTED', 'Syncing failed once'],
+      ['syncFailed', 'CONNECTED', 'CONNECTED', 'Syncing failed 2 times in a row'],
+      ['syncFailed', 'CONNECTED', 'ERROR', 'Syncing failed 3 times in a row'],
+      ['synced', 'ERROR', 'CONNECTED', undefined],
+    ]);
   });
 });
 

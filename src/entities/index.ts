@@ -7,6 +7,7 @@ import { Contact } from './contact.entity';
 import { CrmCalendar, CrmCalendarMember } from './crm-calendar.entity';
 import { ExternalCalendar } from './external-calendar.entity';
 import { ExternalEvent } from './external-event.entity';
+import { IntegrationStatusChange } from './integration-status-change.entity';
 import { OutboxEntry } from './outbox-entry.entity';
 import { AppointmentSyncLink } from './sync-link.entity';
 import { SyncRun } from './sync-run.entity';
@@ -16,6 +17,7 @@ import { User } from './user.entity';
 export const ENTITIES = [
   User,
   CalendarIntegration,
+  IntegrationStatusChange,
   ExternalCalendar,
   ExternalEvent,
   BusyInterval,

@@ -9,7 +9,7 @@ import { OptionalProps, Entity, Index, PrimaryKey, Property, DateTimeType } from
 @Entity()
 @Index({ properties: ['nextAttemptAt'] })
 export class OutboxEntry {
-  [OptionalProps]?: 'id' | 'attempts' | 'nextAttemptAt' | 'lastError' | 'leaseUntil' | 'createdAt';
+  [OptionalProps]?: 'id' | 'attempts' | 'nextAttemptAt' | 'lastError' | 'leaseOwner' | 'leaseUntil' | 'createdAt';
 
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();
@@ -29,6 +29,10 @@ export class OutboxEntry {
 
   @Property({ type: 'text', nullable: true })
   lastError: string | null = null;
+
+  /** The drain holding the entry (see `sync/lease.ts`); null when free. */
+  @Property({ type: 'text', nullable: true })
+  leaseOwner: string | null = null;
 
   @Property({ type: DateTimeType, nullable: true })
   leaseUntil: Date | null = null;

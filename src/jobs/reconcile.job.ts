@@ -49,7 +49,7 @@ export function startReconcileJob(options: ReconcileJobOptions): ReconcileJob {
     } catch (e) {
       options.logger.error({ err: e, integrationId: id }, 'reconcile: sync failed unexpectedly');
     } finally {
-      await releaseLease(options.orm.fork(), id, owner);
+      await releaseLease(options.orm.fork(), CalendarIntegration, id, owner);
     }
   }
 

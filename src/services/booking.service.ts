@@ -6,7 +6,8 @@ import { Appointment, AppointmentAssignee, AppointmentStatus } from '../entities
 import { Contact } from '../entities/contact.entity';
 import { CrmCalendarType, type CrmCalendar } from '../entities/crm-calendar.entity';
 import { OutboxEntry } from '../entities/outbox-entry.entity';
-import { AppointmentSyncLink, SyncState } from '../entities/sync-link.entity';
+import { AppointmentSyncLink } from '../entities/sync-link.entity';
+import { linkState } from '../sync/sync-link-state';
 import { User } from '../entities/user.entity';
 import { AppError } from '../errors';
 import { uidFor } from '../sync/event-renderer';
@@ -106,7 +107,7 @@ export class BookingService {
     await em.transactional(async (tx) => {
       const pairs = keysFor(appointment, assignees(appointment));
       for (const link of await tx.find(AppointmentSyncLink, { $or: pairs })) {
-        if (link.state === SyncState.DELETED_IN_ICLOUD) Object.assign(link, { state: SyncState.PENDING, lastError: null });
+        linkState.restored(link);
       }
       await enqueue(tx, pairs);
     });

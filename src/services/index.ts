@@ -3,10 +3,13 @@ import { CredentialsCipher } from '../auth/credentials.cipher';
 import type { Logger } from '../logger';
 import { dialectOf, type Orm } from '../orm';
 import type { EventBus } from '../pubsub';
+import { createCalDavClients } from '../sync/caldav-clients';
+import type { DavTransport } from '../sync/dav-fetch';
 import { createIcalReader, type IcalReader } from '../sync/ical.pool';
 import { BookingService } from './booking.service';
 import { ConnectThrottle } from './connect-throttle.service';
 import { IntegrationService } from './integration.service';
+import { IntegrationStatusMachine } from './integration-status';
 import { KeyedMutex } from './keyed-mutex';
 import { OutboxService } from './outbox.service';
 import { SyncService } from './sync.service';
@@ -23,32 +26,36 @@ export interface Services {
   ical: IcalReader;
 }
 
-/** Wires the services from the configuration. Throws when the credentials keys are invalid. */
-export function createServices(config: Config, orm: Orm, events: EventBus, logger: Logger): Services {
+/**
+ * Wires the services from the configuration; `options.transport` puts something other than the network
+ * behind every CalDAV client (an in-memory server in the property tests). Throws when the credentials keys are invalid.
+ */
+export function createServices(config: Config, orm: Orm, events: EventBus, logger: Logger, options: { transport?: DavTransport } = {}): Services {
   const cipher = new CredentialsCipher(config.credentialsKeys);
   const ical = createIcalReader();
-  const caldav = { icloudCaldavUrl: config.icloudCaldavUrl, caldavTimeoutMs: config.caldavTimeoutMs, retryBaseSeconds: config.syncRetryBaseSeconds };
-  const outbox = new OutboxService({ ...caldav, orm, cipher, events, logger, leaseSeconds: config.syncLeaseSeconds, reader: ical });
+  const clients = createCalDavClients({ serverUrl: config.icloudCaldavUrl, timeoutMs: config.caldavTimeoutMs, cipher, transport: options.transport });
+  const retryBaseSeconds = config.syncRetryBaseSeconds;
+  const status = new IntegrationStatusMachine({ events, syncIntervalSeconds: config.syncIntervalSeconds, retryBaseSeconds });
+  const outbox = new OutboxService({ clients, status, retryBaseSeconds, orm, events, logger, leaseSeconds: config.syncLeaseSeconds, reader: ical });
   const sync = new SyncService({
-    ...caldav,
+    clients,
+    status,
     orm,
-    syncIntervalSeconds: config.syncIntervalSeconds,
     leaseSeconds: config.syncLeaseSeconds,
     syncNowMinIntervalSeconds: config.syncNowMinIntervalSeconds,
     reader: ical,
-    cipher,
     events,
     logger,
     outbox,
   });
   const booking = new BookingService({ mutex: new KeyedMutex(), rowLocks: dialectOf(config.databaseUrl) === 'postgresql', afterCommit: () => outbox.kick() });
   const integrations = new IntegrationService({
-    ...caldav,
+    clients,
+    status,
     sync,
     outbox,
     cipher,
     throttle: new ConnectThrottle({ perUser: config.connectThrottleLimit, perAppleId: config.connectThrottleAppleIdLimit, windowSeconds: config.connectThrottleWindowSeconds }),
-    events,
     logger,
   });
   return { integrations, sync, booking, outbox, events, logger, ical };

@@ -7,12 +7,11 @@ import { ExternalCalendar } from '../entities/external-calendar.entity';
 import type { User } from '../entities/user.entity';
 import { AppError, toAppError } from '../errors';
 import type { Logger } from '../logger';
-import type { EventBus } from '../pubsub';
-import { CalDavClient } from '../sync/caldav.client';
-import { applyCalendarList, asksForAnotherPrimary } from './calendar-list';
+import type { CalDavClient } from '../sync/caldav.client';
+import type { CalDavClients } from '../sync/caldav-clients';
 import { CalDavError } from '../sync/caldav.errors';
 import type { ConnectThrottle } from './connect-throttle.service';
-import { markNeedsReconnect, publishStatusIfChanged } from './integration-events';
+import type { IntegrationStatusMachine } from './integration-status';
 import type { OutboxService } from './outbox.service';
 import type { SyncService } from './sync.service';
 import { ensureUser, resolveSubject } from './user.service';
@@ -21,11 +20,10 @@ import type { SyncRun } from '../entities/sync-run.entity';
 export interface IntegrationServiceDeps {
   sync: SyncService;
   outbox: OutboxService;
-  icloudCaldavUrl: string;
-  caldavTimeoutMs: number;
+  clients: CalDavClients;
   cipher: CredentialsCipher;
   throttle: ConnectThrottle;
-  events: EventBus;
+  status: IntegrationStatusMachine;
   logger: Logger;
 }
 
@@ -62,7 +60,7 @@ export class IntegrationService {
     });
     let discovery;
     try {
-      discovery = await this.client(credentials.appleId, credentials.appSpecificPassword).discover();
+      discovery = await this.deps.clients.forCredentials(credentials.appleId, credentials.appSpecificPassword).discover();
     } catch (e) {
       // Only a refused password counts: an unreachable iCloud is nobody's guess.
       if (!(e instanceof CalDavError && e.failure === 'AUTH')) await Promise.all([releaseUser(), releaseAppleId()]);
@@ -70,22 +68,17 @@ export class IntegrationService {
     }
     await Promise.all([releaseUser(), releaseAppleId()]);
     const existing = await em.findOne(CalendarIntegration, { user, appleId: credentials.appleId }, { populate: ['calendars'] });
-    const before = existing?.status;
     const integration: CalendarIntegration =
       existing ?? em.create(CalendarIntegration, { user, tenantId: user.tenantId, appleId: credentials.appleId, principalUrl: discovery.principalUrl, homeUrl: discovery.homeUrl });
     Object.assign(integration, {
       principalUrl: discovery.principalUrl,
       homeUrl: discovery.homeUrl,
       passwordCipher: this.deps.cipher.encrypt(credentials.appSpecificPassword, integration.id),
-      status: IntegrationStatus.CONNECTED,
-      statusMessage: null,
-      failureCount: 0,
-      nextSyncAt: new Date(),
     });
-    applyCalendarList(integration, discovery.calendars);
-    await em.flush();
+    this.deps.status.connected(em, integration, !existing);
+    this.deps.status.calendarsListed(em, integration, discovery.calendars);
+    await this.deps.status.commit(em);
     this.deps.logger.info({ userId: user.id, integrationId: integration.id, calendars: discovery.calendars.length }, 'iCloud connected');
-    publishStatusIfChanged(this.deps.events, integration, before);
     await this.deps.outbox.wake(em, user.id);
     return integration;
   }
@@ -113,11 +106,9 @@ export class IntegrationService {
    */
   async disconnect(em: EntityManager, principal: Principal, id: string): Promise<boolean> {
     const integration = await this.get(em, principal, id);
-    const before = integration.status;
-    Object.assign(integration, { passwordCipher: null, status: IntegrationStatus.DISCONNECTED, statusMessage: null, nextSyncAt: null });
+    this.deps.status.disconnected(em, integration);
     for (const c of integration.calendars) Object.assign(c, { isPrimary: false, checkForConflicts: false, syncToken: null, ctag: null });
-    await em.flush();
-    publishStatusIfChanged(this.deps.events, integration, before);
+    await this.deps.status.commit(em);
     return true;
   }
 
@@ -134,9 +125,8 @@ export class IntegrationService {
     const current = await em.find(ExternalCalendar, { isPrimary: true, integration: { user } });
     for (const c of current) c.isPrimary = false;
     Object.assign(calendar, { isPrimary: true, checkForConflicts: true });
-    const integration = calendar.integration;
-    if (asksForAnotherPrimary(integration.statusMessage)) integration.statusMessage = null;
-    await em.flush();
+    this.deps.status.primaryCalendarChosen(em, calendar.integration);
+    await this.deps.status.commit(em);
     await this.deps.outbox.wake(em, user.id);
     return calendar;
   }
@@ -160,19 +150,17 @@ export class IntegrationService {
    */
   async refreshCalendars(em: EntityManager, principal: Principal, id: string): Promise<CalendarIntegration> {
     const integration = await this.get(em, principal, id);
-    const password = await this.password(em, integration);
+    const client = await this.client(em, integration);
     try {
-      const calendars = await this.client(integration.appleId, password).listCalendars(integration.homeUrl);
-      applyCalendarList(integration, calendars);
+      this.deps.status.calendarsListed(em, integration, await client.listCalendars(integration.homeUrl));
     } catch (e) {
       if (e instanceof CalDavError && e.failure === 'AUTH') {
-        const before = markNeedsReconnect(integration);
-        await em.flush();
-        publishStatusIfChanged(this.deps.events, integration, before);
+        this.deps.status.needsReconnect(em, integration);
+        await this.deps.status.commit(em);
       }
       throw toAppError(e);
     }
-    await em.flush();
+    await this.deps.status.commit(em);
     return integration;
   }
 
@@ -192,17 +180,13 @@ export class IntegrationService {
     return this.deps.sync.syncNow(em, integration.id);
   }
 
-  /** Decrypts the stored password. Throws `INTEGRATION_DISCONNECTED` when there is none. */
-  private async password(em: EntityManager, integration: CalendarIntegration): Promise<string> {
+  /** A client for the stored password. Throws `INTEGRATION_DISCONNECTED` when there is none. */
+  private async client(em: EntityManager, integration: CalendarIntegration): Promise<CalDavClient> {
     await em.populate(integration, ['passwordCipher']);
     if (!integration.passwordCipher) {
       throw new AppError('INTEGRATION_DISCONNECTED', 'This account is disconnected: connect it again with an app-specific password.');
     }
-    return this.deps.cipher.decrypt(integration.passwordCipher, integration.id);
-  }
-
-  private client(username: string, password: string): CalDavClient {
-    return new CalDavClient({ serverUrl: this.deps.icloudCaldavUrl, username, password, timeoutMs: this.deps.caldavTimeoutMs });
+    return this.deps.clients.forIntegration(em, integration);
   }
 
   /** Loads calendars of the caller's connected integrations by id; throws `NOT_FOUND` naming any other id. */

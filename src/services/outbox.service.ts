@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import type { CredentialsCipher } from '../auth/credentials.cipher';
+import { randomUUID } from 'node:crypto';
 import { CalendarIntegration, IntegrationStatus } from '../entities/calendar-integration.entity';
 import type { ConflictWarning } from '../entities/conflict-warning.entity';
 import { AppointmentAssignee, AppointmentStatus } from '../entities/appointment.entity';
@@ -12,19 +12,22 @@ import type { Orm } from '../orm';
 import type { EventBus } from '../pubsub';
 import { conflictWarningView } from '../entities/events';
 import { backoffSeconds } from '../sync/backoff';
-import { CalDavClient } from '../sync/caldav.client';
+import type { CalDavClient } from '../sync/caldav.client';
+import type { CalDavClients } from '../sync/caldav-clients';
 import { CalDavError } from '../sync/caldav.errors';
 import { uidFor } from '../sync/event-renderer';
 import type { IcalReader } from '../sync/ical.pool';
+import { claimLease, leaseFreeAt, releaseLease } from '../sync/lease';
 import { pushCopy } from '../sync/outbound.executor';
+import { linkState } from '../sync/sync-link-state';
 import { syncKeyOf } from './availability.service';
-import { markNeedsReconnect, publishStatusIfChanged } from './integration-events';
+import type { IntegrationStatusMachine } from './integration-status';
 
 export interface OutboxServiceDeps {
   orm: Orm;
-  cipher: CredentialsCipher;
-  icloudCaldavUrl: string;
-  caldavTimeoutMs: number;
+  clients: CalDavClients;
+  /** A 401 while pushing turns the integration to NEEDS_RECONNECT through it. */
+  status: IntegrationStatusMachine;
   events: EventBus;
   logger: Logger;
   leaseSeconds: number;
@@ -34,11 +37,6 @@ export interface OutboxServiceDeps {
   retryBaseSeconds: number;
 }
 
-/**
- * After this many failed attempts a copy shows FAILED (with the reason). Its entry stays and is retried at
- * the longest backoff: an outage of any length loses no appointment.
- */
-export const MAX_ATTEMPTS = 6;
 const BATCH = 20;
 const PARKED_MS = 24 * 3600 * 1000;
 
@@ -47,6 +45,8 @@ const PARKED_MS = 24 * 3600 * 1000;
  * claimed with a lease, so several processes drain one outbox without writing a copy twice.
  */
 export class OutboxService {
+  /** Lease owner of this process's drains. */
+  readonly owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
   private running: Promise<number> | null = null;
   private again = false;
 
@@ -90,7 +90,7 @@ export class OutboxService {
    * every upcoming appointment of theirs whose copy is not in that calendar yet.
    */
   async wake(em: EntityManager, userId: string): Promise<void> {
-    await em.nativeUpdate(OutboxEntry, { userId }, { nextAttemptAt: new Date(), leaseUntil: null });
+    await em.nativeUpdate(OutboxEntry, { userId }, { nextAttemptAt: new Date() });
     const upcoming = await em.find(
       AppointmentAssignee,
       { userId, active: true, appointment: { status: AppointmentStatus.BOOKED, endsAt: { $gt: new Date() } } },
@@ -119,11 +119,9 @@ export class OutboxService {
   private async claim(): Promise<OutboxEntry[]> {
     const em = this.deps.orm.fork();
     const now = new Date();
-    const free = { $or: [{ leaseUntil: null }, { leaseUntil: { $lt: now } }] };
-    const due = await em.find(OutboxEntry, { nextAttemptAt: { $lte: now }, ...free }, { orderBy: { createdAt: 'asc' }, limit: BATCH });
-    const until = new Date(now.getTime() + this.deps.leaseSeconds * 1000);
+    const due = await em.find(OutboxEntry, { nextAttemptAt: { $lte: now }, ...leaseFreeAt(now) }, { orderBy: { createdAt: 'asc' }, limit: BATCH });
     const mine: OutboxEntry[] = [];
-    for (const entry of due) if ((await em.nativeUpdate(OutboxEntry, { id: entry.id, ...free }, { leaseUntil: until })) === 1) mine.push(entry);
+    for (const entry of due) if (await claimLease(em, OutboxEntry, entry.id, this.owner, this.deps.leaseSeconds, now)) mine.push(entry);
     return mine;
   }
 
@@ -140,7 +138,7 @@ export class OutboxService {
       await inOneTransaction(em, async () => {
         // Later entries of the same copy are covered: the push rendered the current state.
         if (outcome === 'done') await em.nativeDelete(OutboxEntry, { syncKey: entry.syncKey, userId: entry.userId, createdAt: { $lte: entry.createdAt } });
-        else await em.nativeUpdate(OutboxEntry, { id: entry.id }, { nextAttemptAt: new Date(Date.now() + PARKED_MS), leaseUntil: null });
+        else await releaseLease(em, OutboxEntry, entry.id, this.owner, { nextAttemptAt: new Date(Date.now() + PARKED_MS) });
       });
       // Published only once stored: a failed push keeps none of its warnings.
       for (const w of warnings) await this.publishWarning(em, w);
@@ -151,11 +149,7 @@ export class OutboxService {
 
   private async client(em: EntityManager, calendar: ExternalCalendar, cache: Map<string, CalDavClient>): Promise<CalDavClient> {
     const integration = calendar.integration;
-    if (!cache.has(integration.id)) {
-      await em.populate(integration, ['passwordCipher']);
-      const password = this.deps.cipher.decrypt(integration.passwordCipher!, integration.id);
-      cache.set(integration.id, new CalDavClient({ serverUrl: this.deps.icloudCaldavUrl, username: integration.appleId, password, timeoutMs: this.deps.caldavTimeoutMs }));
-    }
+    if (!cache.has(integration.id)) cache.set(integration.id, await this.deps.clients.forIntegration(em, integration));
     return cache.get(integration.id)!;
   }
 
@@ -166,24 +160,22 @@ export class OutboxService {
     const link = await fresh.findOne(AppointmentSyncLink, { syncKey: entry.syncKey, userId: entry.userId });
     if (e instanceof CalDavError && e.failure === 'AUTH') {
       await this.needsReconnect(fresh, entry.userId);
-      if (link) Object.assign(link, { state: SyncState.PENDING, lastError: 'Waiting for the user to reconnect iCloud.' });
-      await inOneTransaction(fresh, () => fresh.nativeUpdate(OutboxEntry, { id: entry.id }, { nextAttemptAt: new Date(Date.now() + PARKED_MS), leaseUntil: null }));
+      if (link) linkState.waitingForReconnect(link);
+      await inOneTransaction(fresh, () => releaseLease(fresh, OutboxEntry, entry.id, this.owner, { nextAttemptAt: new Date(Date.now() + PARKED_MS) }));
       return;
     }
     const attempts = entry.attempts + 1;
     const wait = backoffSeconds(this.deps.retryBaseSeconds, attempts, e instanceof CalDavError ? e.retryAfterSeconds : undefined);
-    const retrying = `${reason} (tried ${attempts} times; retried automatically)`;
-    if (link) Object.assign(link, attempts >= MAX_ATTEMPTS ? { state: SyncState.FAILED, lastError: retrying } : { state: SyncState.PENDING, lastError: `${reason} (retrying)` });
-    await inOneTransaction(fresh, () => fresh.nativeUpdate(OutboxEntry, { id: entry.id }, { attempts, lastError: reason, nextAttemptAt: new Date(Date.now() + wait * 1000), leaseUntil: null }));
+    if (link) linkState.pushFailed(link, reason, attempts);
+    await inOneTransaction(fresh, () => releaseLease(fresh, OutboxEntry, entry.id, this.owner, { attempts, lastError: reason, nextAttemptAt: new Date(Date.now() + wait * 1000) }));
   }
 
   /** A 401 while pushing means the password was revoked: the integration needs reconnecting. */
   private async needsReconnect(em: EntityManager, userId: string): Promise<void> {
     const integration = await em.findOne(CalendarIntegration, { user: userId, calendars: { isPrimary: true } }, { populate: ['user', 'calendars'] });
     if (!integration || integration.status === IntegrationStatus.NEEDS_RECONNECT) return;
-    const before = markNeedsReconnect(integration);
-    await em.flush();
-    publishStatusIfChanged(this.deps.events, integration, before);
+    this.deps.status.needsReconnect(em, integration);
+    await this.deps.status.commit(em);
   }
 
   private async publishWarning(em: EntityManager, warning: ConflictWarning): Promise<void> {

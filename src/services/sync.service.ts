@@ -1,7 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { randomUUID } from 'node:crypto';
-import type { CredentialsCipher } from '../auth/credentials.cipher';
-import { CalendarIntegration, IntegrationStatus } from '../entities/calendar-integration.entity';
+import { CalendarIntegration } from '../entities/calendar-integration.entity';
 import type { ExternalCalendar } from '../entities/external-calendar.entity';
 import { ExternalEvent } from '../entities/external-event.entity';
 import { SyncOutcome, SyncRun } from '../entities/sync-run.entity';
@@ -14,8 +13,8 @@ import type { ConflictWarning } from '../entities/conflict-warning.entity';
 import { OutboxEntry } from '../entities/outbox-entry.entity';
 import { AppointmentSyncLink } from '../entities/sync-link.entity';
 import type { CrmCopy } from '../sync/inbound.planner';
-import { backoffSeconds, FAILURES_BEFORE_ERROR } from '../sync/backoff';
-import { CalDavClient } from '../sync/caldav.client';
+import type { CalDavClient } from '../sync/caldav.client';
+import type { CalDavClients } from '../sync/caldav-clients';
 import { CalDavError } from '../sync/caldav.errors';
 import { readCalendar } from '../sync/calendar-reader';
 import { horizon } from '../sync/horizon';
@@ -23,16 +22,15 @@ import type { IcalReader } from '../sync/ical.pool';
 import { claimLease, releaseLease, renewLease } from '../sync/lease';
 import { applyInbound } from '../sync/inbound.executor';
 import { planInbound, type StoredObject } from '../sync/inbound.planner';
-import { applyCalendarList, CALENDAR_LIST_EVERY_MS } from './calendar-list';
-import { markNeedsReconnect, publishStatusIfChanged } from './integration-events';
+import { CALENDAR_LIST_EVERY_MS } from './calendar-list';
+import type { IntegrationStatusMachine } from './integration-status';
 import type { OutboxService } from './outbox.service';
 
 export interface SyncServiceDeps {
   orm: Orm;
-  icloudCaldavUrl: string;
-  caldavTimeoutMs: number;
-  syncIntervalSeconds: number;
-  cipher: CredentialsCipher;
+  clients: CalDavClients;
+  /** Every change of an integration's status goes through it. */
+  status: IntegrationStatusMachine;
   events: EventBus;
   logger: Logger;
   /** How long a claimed integration stays leased (a crashed process's lease expires after this). */
@@ -41,8 +39,6 @@ export interface SyncServiceDeps {
   reader: IcalReader;
   /** A `syncNow` this soon after the integration's last run is refused (0: never). */
   syncNowMinIntervalSeconds: number;
-  /** First wait after a failed run (it doubles per failure). */
-  retryBaseSeconds: number;
   /** Told when an account answers again after failed runs: its failed pushes are retried at once. */
   outbox: Pick<OutboxService, 'retryFailed'>;
 }
@@ -52,14 +48,6 @@ export const INTERRUPTED = 'interrupted: the server running this sync stopped be
 
 const JOIN_POLL_MS = 250;
 const JOIN_GRACE_MS = 30000;
-
-/** Status messages the sync writes, and clears once they no longer hold (others, such as a missing primary calendar, stay). */
-const FAILED_PREFIX = 'Syncing failed';
-const SKIPPED_PREFIX = 'Some iCloud events could not be read';
-const ownsMessage = (i: CalendarIntegration) => i.status === IntegrationStatus.ERROR || [FAILED_PREFIX, SKIPPED_PREFIX].some((p) => i.statusMessage?.startsWith(p));
-const skippedMessage = (names: string[]) =>
-  `${SKIPPED_PREFIX} and do not block booking: ${names.slice(0, 3).join(', ')}${names.length > 3 ? ` and ${names.length - 3} more` : ''}. Correct or delete them in iCloud.`;
-
 
 /**
  * Runs one sync of one integration (Twenty's calendar module: a status machine per integration, failure
@@ -85,11 +73,11 @@ export class SyncService {
     while (Date.now() < deadline) {
       const local = this.inFlight.get(integrationId);
       if (local) return local;
-      if (await claimLease(this.deps.orm.fork(), integrationId, this.owner, this.deps.leaseSeconds)) {
+      if (await claimLease(this.deps.orm.fork(), CalendarIntegration, integrationId, this.owner, this.deps.leaseSeconds)) {
         try {
           return await this.syncIntegration(em, integrationId);
         } finally {
-          await releaseLease(this.deps.orm.fork(), integrationId, this.owner);
+          await releaseLease(this.deps.orm.fork(), CalendarIntegration, integrationId, this.owner);
         }
       }
       // Another instance holds the lease: its run ends (or its lease expires, and we claim it above).
@@ -121,7 +109,7 @@ export class SyncService {
     if (running) return running;
     // A run slower than the lease (a slow iCloud, a large import) must not lose it to another instance mid-run.
     const heartbeat = setInterval(
-      () => void renewLease(this.deps.orm.fork(), integrationId, this.owner, this.deps.leaseSeconds).catch((e) => this.deps.logger.warn({ err: e, integrationId }, 'could not renew a sync lease')),
+      () => void renewLease(this.deps.orm.fork(), CalendarIntegration, integrationId, this.owner, this.deps.leaseSeconds).catch((e) => this.deps.logger.warn({ err: e, integrationId }, 'could not renew a sync lease')),
       (this.deps.leaseSeconds * 1000) / 3,
     );
     heartbeat.unref();
@@ -145,42 +133,28 @@ export class SyncService {
       this.deps.logger.error({ err: e, integrationId }, 'sync failed unexpectedly');
       const fresh = this.deps.orm.fork();
       const integration = await fresh.findOneOrFail(CalendarIntegration, integrationId, { populate: ['calendars', 'user'] });
-      const before = integration.status;
       const run = (await fresh.findOne(SyncRun, started.id)) ?? fresh.create(SyncRun, { ...started, integration });
-      this.recordFailure(integration, run, 'internal error (the server logged the details)', undefined);
-      return this.finish(fresh, integration, run, before, [], 0);
+      this.recordFailure(fresh, integration, run, 'internal error (the server logged the details)', undefined);
+      return this.finish(fresh, integration, run, [], 0);
     }
   }
 
   /** One run; CalDAV failures end it as FAILED, anything else propagates to `runOnce`. */
   private async attempt(em: EntityManager, integrationId: string, started: { id: string; startedAt: Date }): Promise<SyncRun> {
-    const integration = await em.findOneOrFail(CalendarIntegration, integrationId, { populate: ['calendars', 'user', 'passwordCipher'] });
+    const integration = await em.findOneOrFail(CalendarIntegration, integrationId, { populate: ['calendars', 'user'] });
     const run = em.create(SyncRun, { ...started, integration });
-    const before = integration.status;
-    const password = this.deps.cipher.decrypt(integration.passwordCipher!, integration.id);
-    // Key rotation: a password sealed with an older key is sealed again with the current one.
-    if (this.deps.cipher.needsRotation(integration.passwordCipher!)) integration.passwordCipher = this.deps.cipher.encrypt(password, integration.id);
-    const client = new CalDavClient({ serverUrl: this.deps.icloudCaldavUrl, username: integration.appleId, password, timeoutMs: this.deps.caldavTimeoutMs });
+    const client = await this.deps.clients.forIntegration(em, integration);
     const conflicts: ConflictWarning[] = [];
     let recovered = false;
     try {
       if (!integration.calendarsRefreshedAt || Date.now() - integration.calendarsRefreshedAt.getTime() > CALENDAR_LIST_EVERY_MS) {
-        applyCalendarList(integration, await client.listCalendars(integration.homeUrl));
+        this.deps.status.calendarsListed(em, integration, await client.listCalendars(integration.homeUrl));
       }
       const checked = integration.calendars.getItems().filter((c) => c.checkForConflicts);
       for (const calendar of checked) conflicts.push(...(await this.syncCalendar(em, client, integration, calendar, run)));
       // Objects that could not be read, in this run or before (kept until they change in iCloud).
       const unreadable = await em.find(ExternalEvent, { calendar: { $in: checked }, unreadable: { $ne: null } }, { fields: ['summary', 'href'], orderBy: { href: 'asc' } });
-      const skipped = unreadable.map((e) => e.summary ?? e.href);
-      recovered = integration.failureCount > 0;
-      Object.assign(integration, {
-        status: IntegrationStatus.CONNECTED,
-        // A message the sync did not write (a missing primary calendar) stays until its own cause is gone.
-        statusMessage: integration.statusMessage === null || ownsMessage(integration) ? (skipped.length ? skippedMessage(skipped) : null) : integration.statusMessage,
-        lastSyncedAt: new Date(),
-        failureCount: 0,
-        nextSyncAt: this.after(this.deps.syncIntervalSeconds),
-      });
+      recovered = this.deps.status.synced(em, integration, unreadable.map((e) => e.summary ?? e.href));
       run.outcome = run.warnings.length ? SyncOutcome.PARTIAL : SyncOutcome.SUCCESS;
       // Conflict warnings are findings, not skips: they are listed but leave the outcome alone.
       run.warnings = [...run.warnings, ...conflicts.map((c) => c.message)];
@@ -189,22 +163,21 @@ export class SyncService {
       if (e.failure === 'AUTH') {
         // Retrying cannot help: no more attempts until the user reconnects.
         Object.assign(run, { outcome: SyncOutcome.FAILED, error: 'iCloud refused the app-specific password (401)' });
-        markNeedsReconnect(integration);
-      } else this.recordFailure(integration, run, e.message, e.retryAfterSeconds);
+        this.deps.status.needsReconnect(em, integration);
+      } else this.recordFailure(em, integration, run, e.message, e.retryAfterSeconds);
     }
-    const finished = await this.finish(em, integration, run, before, conflicts, client.requests);
+    const finished = await this.finish(em, integration, run, conflicts, client.requests);
     // iCloud answers again after an outage: the pushes that failed meanwhile need not wait out their backoff.
     if (recovered) await this.deps.outbox.retryFailed(em, integration.user.id);
     return finished;
   }
 
   /** Stores the run and the integration, then publishes the status change, the warnings and the result. */
-  private async finish(em: EntityManager, integration: CalendarIntegration, run: SyncRun, before: IntegrationStatus, conflicts: ConflictWarning[], requests: number): Promise<SyncRun> {
+  private async finish(em: EntityManager, integration: CalendarIntegration, run: SyncRun, conflicts: ConflictWarning[], requests: number): Promise<SyncRun> {
     run.requests = requests;
     run.finishedAt = new Date();
-    await em.flush();
+    await this.deps.status.commit(em);
     this.deps.logger.info({ integrationId: integration.id, runId: run.id, outcome: run.outcome, requests: run.requests, created: run.created, updated: run.updated, deleted: run.deleted }, 'sync run finished');
-    publishStatusIfChanged(this.deps.events, integration, before);
     const userId = integration.user.externalId;
     for (const w of conflicts) this.deps.events.publish('CONFLICT_WARNING', { tenantId: w.tenantId, userId, warning: conflictWarningView(w, userId) });
     this.deps.events.publish('SYNC_RESULT', { tenantId: integration.tenantId, userId, run: syncRunView(run) });
@@ -235,19 +208,10 @@ export class SyncService {
     }
   }
 
-  /** A failure worth retrying: backoff, and a status message that says so (ERROR after several in a row). */
-  private recordFailure(integration: CalendarIntegration, run: SyncRun, reason: string, retryAfterSeconds: number | undefined): void {
+  /** A failure worth retrying: the run says why, the integration backs off (see `IntegrationStatusMachine.syncFailed`). */
+  private recordFailure(em: EntityManager, integration: CalendarIntegration, run: SyncRun, reason: string, retryAfterSeconds: number | undefined): void {
     Object.assign(run, { outcome: SyncOutcome.FAILED, error: reason });
-    integration.failureCount += 1;
-    integration.nextSyncAt = this.after(backoffSeconds(this.deps.retryBaseSeconds, integration.failureCount, retryAfterSeconds));
-    const times = integration.failureCount === 1 ? 'once' : `${integration.failureCount} times in a row`;
-    const message = `${FAILED_PREFIX} ${times}: ${reason}. It is retried automatically.`;
-    if (integration.failureCount >= FAILURES_BEFORE_ERROR) Object.assign(integration, { status: IntegrationStatus.ERROR, statusMessage: message });
-    else if (integration.statusMessage === null || ownsMessage(integration)) integration.statusMessage = message;
-  }
-
-  private after(seconds: number): Date {
-    return new Date(Date.now() + seconds * 1000);
+    this.deps.status.syncFailed(em, integration, reason, retryAfterSeconds);
   }
 }
 

@@ -1,5 +1,5 @@
 import { CalDavError, errorForStatus } from './caldav.errors';
-import { createDavFetch, type DavFetch } from './dav-fetch';
+import { createDavFetch, type DavFetch, type DavTransport } from './dav-fetch';
 import { buildXml, childrenNamed, el, findProp, hasChild, hrefOf, NS, readMultistatus, succeeded, textOf, type DavResponse, type XmlNode } from './webdav-xml';
 
 /** The largest WebDAV answer read (bytes): a full listing of 500 events is about 430 KB (CALDAV-FACTS.md). */
@@ -47,6 +47,8 @@ export interface CalDavClientOptions {
   username: string;
   password: string;
   timeoutMs: number;
+  /** How requests travel (the global fetch by default). */
+  transport?: DavTransport;
 }
 
 /** Apple writes `#RRGGBBAA`; front ends expect `#RRGGBB`. */

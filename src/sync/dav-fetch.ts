@@ -7,9 +7,14 @@ export interface DavFetchOptions {
   timeoutMs: number;
   /** Called once per HTTP request sent (redirect hops included): the sync counts its requests. */
   onRequest?: () => void;
+  /** Sends one request (no redirects followed): the global fetch unless a test puts a server in memory. */
+  transport?: DavTransport;
 }
 
 export type DavFetch = (url: string | URL, init?: RequestInit) => Promise<Response>;
+
+/** What carries one HTTP exchange; `fetch`'s signature, so an in-memory CalDAV server can stand in for the network. */
+export type DavTransport = (url: URL, init: RequestInit) => Promise<Response>;
 
 const MAX_REDIRECTS = 5;
 
@@ -20,13 +25,14 @@ function describeNetworkError(e: unknown, url: URL, timeoutMs: number): string {
 }
 
 /**
- * Returns a fetch for tsdav that sends Basic credentials, times out, and follows redirects itself:
+ * Returns a fetch that sends Basic credentials, times out, and follows redirects itself:
  * Node's fetch drops `Authorization` on a cross-origin redirect (CALDAV-FACTS.md), and credentials
  * must never go over plain HTTP to a non-loopback host, wherever a redirect points.
  * The returned promise rejects with `CalDavError('UNAVAILABLE')` on network errors and timeouts and
  * `CalDavError('BAD_RESPONSE')` for a disallowed or endless redirect; HTTP statuses are left to the caller.
  */
 export function createDavFetch(options: DavFetchOptions): DavFetch {
+  const transport: DavTransport = options.transport ?? ((url, init) => fetch(url, init));
   const authorization = 'Basic ' + Buffer.from(`${options.username}:${options.password}`).toString('base64');
   return async (input, init = {}) => {
     let url = new URL(String(input));
@@ -39,7 +45,7 @@ export function createDavFetch(options: DavFetchOptions): DavFetch {
       options.onRequest?.();
       let response: Response;
       try {
-        response = await fetch(url, { ...init, headers, redirect: 'manual', signal: AbortSignal.timeout(options.timeoutMs) });
+        response = await transport(url, { ...init, headers, redirect: 'manual', signal: AbortSignal.timeout(options.timeoutMs) });
       } catch (e) {
         throw new CalDavError('UNAVAILABLE', describeNetworkError(e, url, options.timeoutMs));
       }

@@ -4,8 +4,9 @@ import type { ConflictWarning } from '../entities/conflict-warning.entity';
 import type { ExternalCalendar } from '../entities/external-calendar.entity';
 import { EventOrigin, ExternalEvent } from '../entities/external-event.entity';
 import { OutboxEntry } from '../entities/outbox-entry.entity';
-import { AppointmentSyncLink, SyncState } from '../entities/sync-link.entity';
+import { AppointmentSyncLink } from '../entities/sync-link.entity';
 import { applyICloudEdit } from './appointment-from-icloud';
+import { linkState } from './sync-link-state';
 import { replaceBusy } from './busy-index';
 import { deletedWarning, doubleBookings } from './conflicts';
 import type { ParsedEvent } from './ical-busy';
@@ -160,7 +161,7 @@ async function applyAction(scope: Scope, action: Action, result: ApplyResult): P
       // it to the next sync (which sees our write as our own) instead of moving the appointment back.
       if (!link || link.contentHash !== action.linkHash) break;
       await store(scope, { ...action, events: [action.event] });
-      Object.assign(link, { etag: action.etag, contentHash: action.contentHash, state: SyncState.SYNCED, lastError: null });
+      linkState.editedInICloud(link, action.etag, action.contentHash);
       const target = parseSyncKey(action.syncKey);
       const appointment = target.kind === 'appointment' ? await applyICloudEdit(tx, target.appointmentId, action.event) : null;
       if (appointment) {
@@ -173,7 +174,7 @@ async function applyAction(scope: Scope, action: Action, result: ApplyResult): P
     case 'pushToICloud': {
       const link = links.get(action.href);
       if (!link || link.contentHash !== action.linkHash) break;
-      Object.assign(link, { etag: action.etag, contentHash: null });
+      linkState.overwriteICloudEdit(link, action.etag);
       const event = existing.get(action.href);
       if (event) event.etag = action.etag;
       tx.create(OutboxEntry, { syncKey: action.syncKey, userId: user.id });
@@ -183,7 +184,7 @@ async function applyAction(scope: Scope, action: Action, result: ApplyResult): P
     case 'recordDeletedInICloud': {
       const link = links.get(action.href);
       if (!link) break;
-      Object.assign(link, { href: null, etag: null, contentHash: null, state: SyncState.DELETED_IN_ICLOUD });
+      linkState.deletedInICloud(link);
       result.conflicts.push(await deletedWarning(tx, user, link.syncKey));
       break;
     }

@@ -1,17 +1,21 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { CalendarIntegration, IntegrationStatus } from '../entities/calendar-integration.entity';
+import { OutboxEntry } from '../entities/outbox-entry.entity';
+
+/** What is leased: an integration (by the reconciler and `syncNow`) or an outbox entry (by a drain). */
+export type Leased = typeof CalendarIntegration | typeof OutboxEntry;
 
 /** A lease nobody holds, or one whose holder died (it was not renewed in time). */
-const freeAt = (now: Date) => ({ $or: [{ leaseOwner: null }, { leaseUntil: null }, { leaseUntil: { $lt: now } }] });
+export const leaseFreeAt = (now: Date) => ({ $or: [{ leaseOwner: null }, { leaseUntil: null }, { leaseUntil: { $lt: now } }] });
 
 /**
- * Claims the lease of one integration for `leaseSeconds` when it is free or expired. One conditional
- * UPDATE, atomic on SQLite and PostgreSQL alike: two processes never hold the same integration, and a
- * lease left by a crashed process simply expires. Returns whether `owner` now holds it.
+ * Claims the lease of one row for `leaseSeconds` when it is free or expired. One conditional UPDATE,
+ * atomic on SQLite and PostgreSQL alike: two processes never hold the same row, and a lease left by a
+ * crashed process simply expires. Returns whether `owner` now holds it.
  */
-export async function claimLease(em: EntityManager, id: string, owner: string, leaseSeconds: number, now = new Date()): Promise<boolean> {
+export async function claimLease(em: EntityManager, entity: Leased, id: string, owner: string, leaseSeconds: number, now = new Date()): Promise<boolean> {
   const until = new Date(now.getTime() + leaseSeconds * 1000);
-  return (await em.nativeUpdate(CalendarIntegration, { id, ...freeAt(now) }, { leaseOwner: owner, leaseUntil: until })) === 1;
+  return (await em.nativeUpdate(entity as typeof CalendarIntegration, { id, ...leaseFreeAt(now) }, { leaseOwner: owner, leaseUntil: until })) === 1;
 }
 
 /**
@@ -24,24 +28,27 @@ export async function claimDue(em: EntityManager, owner: string, limit: number, 
     {
       status: { $in: [IntegrationStatus.CONNECTED, IntegrationStatus.ERROR] },
       passwordCipher: { $ne: null },
-      $and: [{ $or: [{ nextSyncAt: null }, { nextSyncAt: { $lte: now } }] }, freeAt(now)],
+      $and: [{ $or: [{ nextSyncAt: null }, { nextSyncAt: { $lte: now } }] }, leaseFreeAt(now)],
     },
     { fields: ['id'], orderBy: { nextSyncAt: 'asc' }, limit: limit * 2 },
   );
   const claimed: string[] = [];
   for (const { id } of candidates) {
     if (claimed.length >= limit) break;
-    if (await claimLease(em, id, owner, leaseSeconds, now)) claimed.push(id);
+    if (await claimLease(em, CalendarIntegration, id, owner, leaseSeconds, now)) claimed.push(id);
   }
   return claimed;
 }
 
 /** Extends a lease `owner` holds by `leaseSeconds` from now (a run still under way keeps it). Returns whether it still held it. */
-export async function renewLease(em: EntityManager, id: string, owner: string, leaseSeconds: number): Promise<boolean> {
-  return (await em.nativeUpdate(CalendarIntegration, { id, leaseOwner: owner }, { leaseUntil: new Date(Date.now() + leaseSeconds * 1000) })) === 1;
+export async function renewLease(em: EntityManager, entity: Leased, id: string, owner: string, leaseSeconds: number): Promise<boolean> {
+  return (await em.nativeUpdate(entity as typeof CalendarIntegration, { id, leaseOwner: owner }, { leaseUntil: new Date(Date.now() + leaseSeconds * 1000) })) === 1;
 }
 
-/** Gives a lease back (only if `owner` still holds it). */
-export async function releaseLease(em: EntityManager, id: string, owner: string): Promise<void> {
-  await em.nativeUpdate(CalendarIntegration, { id, leaseOwner: owner }, { leaseOwner: null, leaseUntil: null });
+/**
+ * Gives a lease back (only if `owner` still holds it), setting `fields` in the same UPDATE (an outbox
+ * entry's next attempt). Returns whether it still held it.
+ */
+export async function releaseLease<T extends Leased>(em: EntityManager, entity: T, id: string, owner: string, fields: Partial<InstanceType<T>> = {}): Promise<boolean> {
+  return (await em.nativeUpdate(entity as typeof CalendarIntegration, { id, leaseOwner: owner }, { ...(fields as object), leaseOwner: null, leaseUntil: null })) === 1;
 }

@@ -5,6 +5,7 @@ import { ExternalCalendar } from '../entities/external-calendar.entity';
 import { EventOrigin, ExternalEvent } from '../entities/external-event.entity';
 import { AppointmentSyncLink, SyncState } from '../entities/sync-link.entity';
 import { User } from '../entities/user.entity';
+import { linkState } from './sync-link-state';
 import { applyICloudEdit } from './appointment-from-icloud';
 import { deletedWarning, editConflictWarning } from './conflicts';
 import type { CalDavClient } from './caldav.client';
@@ -49,25 +50,24 @@ export async function pushCopy(em: EntityManager, syncKey: string, userId: strin
     desiredHash,
     link: { ...link, deletedInICloud: link.state === SyncState.DELETED_IN_ICLOUD },
   });
-  const synced = { state: SyncState.SYNCED, lastError: null };
   switch (action.type) {
     case 'markNotConnected':
-      Object.assign(link, { state: SyncState.NOT_CONNECTED, lastError: 'The user has no primary iCloud calendar.' });
+      linkState.notConnected(link);
       return 'done';
     case 'waitForReconnect':
-      Object.assign(link, { state: SyncState.PENDING, lastError: 'Waiting for the user to reconnect iCloud.' });
+      linkState.waitingForReconnect(link);
       return 'waitingForReconnect';
     case 'markSynced':
     case 'keepDeletedInICloud':
-      if (action.type === 'markSynced') Object.assign(link, synced);
+      if (action.type === 'markSynced') linkState.inLine(link);
       return 'done';
     case 'delete':
       await removeCopy(await ctx.clientFor(primary!), action.href, action.etag);
       await em.nativeDelete(ExternalEvent, { href: action.href });
-      Object.assign(link, { href: null, etag: null, contentHash: null, ...synced });
+      linkState.removed(link);
       return 'done';
     case 'forget':
-      Object.assign(link, { href: null, etag: null, contentHash: null, ...synced });
+      linkState.removed(link);
       return 'done';
     case 'move':
     case 'create':
@@ -76,13 +76,12 @@ export async function pushCopy(em: EntityManager, syncKey: string, userId: strin
       const client = await ctx.clientFor(primary!);
       // Write-ahead: the href (of a new copy) and the version are stored before the PUT, so that a lost answer
       // or a crash leaves no orphan behind, and a later 412 against this version is known as our own.
-      if (action.type !== 'update') Object.assign(link, { href: hrefFor(primary!, link), calendarHref: primary!.href, etag: null, contentHash: null });
-      link.unconfirmed = [...link.unconfirmed.filter((h) => h !== desiredHash), desiredHash!].slice(-UNCONFIRMED_KEPT);
+      linkState.writing(link, desiredHash!, action.type === 'update' ? undefined : { href: hrefFor(primary!, link), calendarHref: primary!.href });
       await em.flush();
       const written = action.type === 'update' ? await update(em, client, link, desired!, { ics: ics!, hash: desiredHash! }, ctx) : await create(client, link.href!, link, { ics: ics!, hash: desiredHash! });
       if (!written) return 'done';
       const etag = written.etag ?? (await getObject(client, written.href))?.etag ?? null;
-      Object.assign(link, { href: written.href, etag, contentHash: written.hash, calendarHref: primary!.href, unconfirmed: [], ...synced });
+      linkState.pushed(link, { href: written.href, etag, contentHash: written.hash, calendarHref: primary!.href });
       await recordOwnWrite(em, primary!, link, written.ics);
       return 'done';
     }
@@ -135,7 +134,7 @@ async function update(em: EntityManager, client: CalDavClient, link: Appointment
   const current = await getObject(client, href);
   const user = await em.findOneOrFail(User, link.userId);
   if (!current) {
-    Object.assign(link, { href: null, etag: null, contentHash: null, state: SyncState.DELETED_IN_ICLOUD });
+    linkState.deletedInICloud(link);
     ctx.warn(await deletedWarning(em, user, link.syncKey));
     return null;
   }
@@ -151,7 +150,7 @@ async function update(em: EntityManager, client: CalDavClient, link: Appointment
   if (theirs && laterChangeWins({ crmModified: desired.lastModified, icloudModified: theirs.events[0]?.lastModified ?? null, session }) === 'icloud') {
     ctx.warn(editConflictWarning(em, user, desired, theirs.events[0], 'icloud'));
     await applyICloudEdit(em, desired.appointmentIds[0], theirs.events[0]);
-    Object.assign(link, { etag: current.etag, contentHash: theirs.contentHash, state: SyncState.SYNCED, lastError: null });
+    linkState.editedInICloud(link, current.etag, theirs.contentHash);
     return null;
   }
   ctx.warn(editConflictWarning(em, user, desired, theirs?.events[0], 'crm'));
@@ -165,8 +164,6 @@ async function rewrite(client: CalDavClient, href: string, etag: string, hash: s
   return { href, etag: again.etag, hash, ics };
 }
 
-/** Versions written ahead and kept per copy until one is confirmed. */
-const UNCONFIRMED_KEPT = 5;
 
 /**
  * DELETE with If-Match; on 412 the cancel is the later change: delete the version now there. Without an

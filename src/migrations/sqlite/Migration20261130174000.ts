@@ -1,0 +1,9 @@
+import { Migration } from '@mikro-orm/migrations';
+
+/** IntegrationStatusChange: the history of an integration's status, written by its transitions. */
+export class Migration20261130174000 extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`create table \`integration_status_change\` (\`id\` text not null, \`integration_id\` text not null, \`tenant_id\` text not null, \`transition\` text not null, \`from\` text check (\`from\` in ('CONNECTED', 'NEEDS_RECONNECT', 'ERROR', 'DISCONNECTED')) null, \`to\` text check (\`to\` in ('CONNECTED', 'NEEDS_RECONNECT', 'ERROR', 'DISCONNECTED')) not null, \`message\` text null, \`at\` datetime not null, constraint \`integration_status_change_integration_id_foreign\` foreign key(\`integration_id\`) references \`calendar_integration\`(\`id\`) on delete cascade on update cascade, primary key (\`id\`));`);
+    this.addSql(`create index \`integration_status_change_integration_id_at_index\` on \`integration_status_change\` (\`integration_id\`, \`at\`);`);
+  }
+}

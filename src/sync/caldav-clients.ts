@@ -1,0 +1,48 @@
+import type { EntityManager } from '@mikro-orm/core';
+import type { CredentialsCipher } from '../auth/credentials.cipher';
+import type { CalendarIntegration } from '../entities/calendar-integration.entity';
+import { CalDavClient } from './caldav.client';
+import { CalDavError } from './caldav.errors';
+import type { DavTransport } from './dav-fetch';
+
+export interface CalDavClientsOptions {
+  serverUrl: string;
+  timeoutMs: number;
+  cipher: CredentialsCipher;
+  /** How requests travel: the global fetch by default; tests pass an in-memory CalDAV server. */
+  transport?: DavTransport;
+}
+
+/**
+ * The one way to get a CalDAV client: for credentials a user just typed, or for a stored integration
+ * (the password decrypted here and nowhere else). Injected into the services, so that a test can put
+ * an in-memory CalDAV server behind every client.
+ */
+export interface CalDavClients {
+  /** A client for an Apple ID and app-specific password as typed (connect). */
+  forCredentials(appleId: string, password: string): CalDavClient;
+  /**
+   * A client for a stored integration. A password sealed with an older key is sealed again with the
+   * current one (flushed with the caller's unit of work). Throws `CalDavError('AUTH')` when the
+   * integration holds no password (disconnected).
+   */
+  forIntegration(em: EntityManager, integration: CalendarIntegration): Promise<CalDavClient>;
+}
+
+/** Returns the client factory for `options` (see `CalDavClients`). */
+export function createCalDavClients(options: CalDavClientsOptions): CalDavClients {
+  const forCredentials = (username: string, password: string) =>
+    new CalDavClient({ serverUrl: options.serverUrl, username, password, timeoutMs: options.timeoutMs, transport: options.transport });
+  return {
+    forCredentials,
+    async forIntegration(em, integration) {
+      await em.populate(integration, ['passwordCipher']);
+      const sealed = integration.passwordCipher;
+      if (!sealed) throw new CalDavError('AUTH', 'this account holds no app-specific password: connect it again');
+      const password = options.cipher.decrypt(sealed, integration.id);
+      // Key rotation: a password sealed with an older key is sealed again with the current one.
+      if (options.cipher.needsRotation(sealed)) integration.passwordCipher = options.cipher.encrypt(password, integration.id);
+      return forCredentials(integration.appleId, password);
+    },
+  };
+}
