@@ -1,8 +1,5 @@
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from '../context';
-import { Appointment } from '../entities/appointment.entity';
-import { checkRange } from '../services/range';
-import { resolveSubject } from '../services/user.service';
 import { toAppointmentDtos } from './appointment.mapper';
 import { AppointmentType, BookAppointmentInput, RescheduleAppointmentInput } from './appointment.types';
 
@@ -43,15 +40,8 @@ export class AppointmentResolver {
     @Arg('from', () => Date) from: Date,
     @Arg('to', () => Date) to: Date,
     @Arg('userId', () => ID, { nullable: true }) userId: string | undefined,
-    @Ctx() { em, principal }: Context,
+    @Ctx() { em, principal, services }: Context,
   ): Promise<AppointmentType[]> {
-    checkRange(from, to, 93);
-    const subject = await resolveSubject(em, principal, userId);
-    const found = await em.find(
-      Appointment,
-      { tenantId: subject.tenantId, startsAt: { $lt: to }, endsAt: { $gt: from }, assignees: { userId: subject.id } },
-      { populate: ['calendar', 'contact', 'assignees'], orderBy: { startsAt: 'asc' } },
-    );
-    return toAppointmentDtos(em, found);
+    return toAppointmentDtos(em, await services.booking.list(em, principal, from, to, userId));
   }
 }

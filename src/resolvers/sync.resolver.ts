@@ -1,14 +1,11 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { Context } from '../context';
-import { SyncRun } from '../entities/sync-run.entity';
 import type { Topics } from '../pubsub';
 import { blockedTimes } from '../services/busy.service';
 import { CalendarIntegrationType } from './integration.types';
 import { fromSyncRunView, toSyncRunDto } from './sync-run.mapper';
 import { BusyIntervalType, SyncRunType } from './sync-run.types';
 import { visibleTo } from './visibility';
-
-const MAX_RUNS = 100;
 
 @Resolver(() => CalendarIntegrationType)
 export class SyncResolver {
@@ -23,16 +20,13 @@ export class SyncResolver {
     @Arg('limit', () => Int, { nullable: true }) limit: number | undefined,
     @Ctx() { em, principal, services }: Context,
   ): Promise<SyncRunType[]> {
-    const integration = await services.integrations.get(em, principal, id);
-    const runs = await em.find(SyncRun, { integration }, { orderBy: { startedAt: 'desc' }, limit: Math.min(Math.max(limit ?? 20, 1), MAX_RUNS) });
-    return runs.map(toSyncRunDto);
+    return (await services.integrations.runs(em, principal, id, limit ?? undefined)).map(toSyncRunDto);
   }
 
   @FieldResolver(() => [SyncRunType], { description: 'The five latest sync runs.' })
-  async recentSyncRuns(@Root() integration: CalendarIntegrationType, @Ctx() { em }: Context): Promise<SyncRunType[]> {
+  async recentSyncRuns(@Root() integration: CalendarIntegrationType, @Ctx() { em, services }: Context): Promise<SyncRunType[]> {
     // The parent was resolved through a scoped query: its id is the caller's.
-    const runs = await em.find(SyncRun, { integration: integration.id }, { orderBy: { startedAt: 'desc' }, limit: 5 });
-    return runs.map(toSyncRunDto);
+    return (await services.integrations.recentRuns(em, integration.id)).map(toSyncRunDto);
   }
 
   @Query(() => [BusyIntervalType], {

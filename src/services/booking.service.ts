@@ -14,6 +14,8 @@ import { uidFor } from '../sync/event-renderer';
 import { availability, syncKeyOf } from './availability.service';
 import { calendarFor } from './crm-calendar.service';
 import type { KeyedMutex } from './keyed-mutex';
+import { checkRange } from './range';
+import { resolveSubject } from './user.service';
 
 export interface BookingInput {
   calendarId: string;
@@ -125,6 +127,20 @@ export class BookingService {
       throw e instanceof AppError && e.code === 'NOT_FOUND' ? notFound : e;
     });
     return appointment;
+  }
+
+  /**
+   * Appointments assigned to a user (the caller, or a user a tenant admin or support names) overlapping
+   * [from, to), at most 93 days, by start. Throws `BAD_USER_INPUT` for a bad range, `NOT_FOUND` for a user the caller may not see.
+   */
+  async list(em: EntityManager, principal: Principal, from: Date, to: Date, userId?: string | null): Promise<Appointment[]> {
+    checkRange(from, to, 93);
+    const subject = await resolveSubject(em, principal, userId);
+    return em.find(
+      Appointment,
+      { tenantId: subject.tenantId, startsAt: { $lt: to }, endsAt: { $gt: from }, assignees: { userId: subject.id } },
+      { populate: ['calendar', 'contact', 'assignees'], orderBy: { startsAt: 'asc' } },
+    );
   }
 
   /** Runs `work` in a transaction while the calendar's members are locked (in process, and by row on PostgreSQL). */

@@ -7,6 +7,7 @@ import { createCalDavClients } from '../sync/caldav-clients';
 import type { DavTransport } from '../sync/dav-fetch';
 import { createIcalReader, type IcalReader } from '../sync/ical.pool';
 import { BookingService } from './booking.service';
+import { ConflictWarningService } from './conflict-warning.service';
 import { ConnectThrottle } from './connect-throttle.service';
 import { IntegrationService } from './integration.service';
 import { IntegrationStatusMachine } from './integration-status';
@@ -20,6 +21,7 @@ export interface Services {
   sync: SyncService;
   booking: BookingService;
   outbox: OutboxService;
+  warnings: ConflictWarningService;
   events: EventBus;
   logger: Logger;
   /** Reads calendar objects in worker threads; closed with the server. */
@@ -58,5 +60,5 @@ export function createServices(config: Config, orm: Orm, events: EventBus, logge
     throttle: new ConnectThrottle({ perUser: config.connectThrottleLimit, perAppleId: config.connectThrottleAppleIdLimit, windowSeconds: config.connectThrottleWindowSeconds }),
     logger,
   });
-  return { integrations, sync, booking, outbox, events, logger, ical };
+  return { integrations, sync, booking, outbox, warnings: new ConflictWarningService(), events, logger, ical };
 }

@@ -15,7 +15,9 @@ import type { IntegrationStatusMachine } from './integration-status';
 import type { OutboxService } from './outbox.service';
 import type { SyncService } from './sync.service';
 import { ensureUser, resolveSubject } from './user.service';
-import type { SyncRun } from '../entities/sync-run.entity';
+import { SyncRun } from '../entities/sync-run.entity';
+
+const MAX_RUNS = 100;
 
 export interface IntegrationServiceDeps {
   sync: SyncService;
@@ -98,6 +100,17 @@ export class IntegrationService {
     const integration = await em.findOne(CalendarIntegration, { id, user }, { populate: ['calendars'] });
     if (!integration) throw new AppError('NOT_FOUND', `No calendar integration ${id} for this user.`);
     return integration;
+  }
+
+  /** Recent sync runs of one of the caller's integrations, newest first (`limit` clamped to 1..100). Throws `NOT_FOUND` for anyone else's. */
+  async runs(em: EntityManager, principal: Principal, id: string, limit = 20): Promise<SyncRun[]> {
+    const integration = await this.get(em, principal, id);
+    return this.recentRuns(em, integration.id, Math.min(Math.max(limit, 1), MAX_RUNS));
+  }
+
+  /** The latest `limit` runs of an integration the caller was already allowed to see (a field of it). */
+  recentRuns(em: EntityManager, integrationId: string, limit = 5): Promise<SyncRun[]> {
+    return em.find(SyncRun, { integration: integrationId }, { orderBy: { startedAt: 'desc' }, limit });
   }
 
   /**
