@@ -5,16 +5,7 @@ import { AppError } from '../errors';
 import { recomputeBusy } from '../sync/busy-index';
 import type { IcalReader } from '../sync/ical.pool';
 import { horizon } from '../sync/horizon';
-
-/** True when `zone` is an IANA time zone name this runtime knows. */
-export function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return zone.length > 0;
-  } catch {
-    return false;
-  }
-}
+import { isTimeZone } from '../sync/timezones';
 
 /**
  * Returns the caller's user record, creating it on first sight from the token's `sub` and `tenantId`

@@ -1,7 +1,7 @@
 import ICAL from 'ical.js';
 import { createHash } from 'node:crypto';
 import { CRM_UID_SUFFIX } from './inbound.executor';
-import { registerTimezones, zoneFor } from './timezones';
+import { registerTimezones, requireZone } from './timezones';
 
 /** What the CRM wants an iCloud event to say. */
 export interface DesiredEvent {
@@ -34,12 +34,13 @@ function time(date: Date, zone: ICAL.Timezone | undefined): ICAL.Time {
  */
 export function renderEvent(event: DesiredEvent): string {
   registerTimezones();
-  const zone = zoneFor(event.timezone);
+  // A zone the server does not know is an error, never a silent UTC (inputs are checked with isTimeZone).
+  const zone = requireZone(event.timezone);
   const calendar = new ICAL.Component('vcalendar');
   calendar.updatePropertyWithValue('version', '2.0');
   calendar.updatePropertyWithValue('prodid', '-//CRM Calendar Core//EN');
   calendar.updatePropertyWithValue('calscale', 'GREGORIAN');
-  if (zone?.component && event.timezone !== 'UTC') calendar.addSubcomponent(ICAL.Component.fromString(zone.component.toString()));
+  if (zone.component && event.timezone !== 'UTC') calendar.addSubcomponent(ICAL.Component.fromString(zone.component.toString()));
   const vevent = new ICAL.Component('vevent');
   vevent.updatePropertyWithValue('uid', event.uid);
   vevent.updatePropertyWithValue('dtstamp', ICAL.Time.fromJSDate(new Date(), true));

@@ -3,7 +3,7 @@ import { guardCalendarObject, MalformedCalendarObject } from './ical-guard';
 
 export { MalformedCalendarObject };
 import { describeFrequency, EXPANSION_LIMITS, fastForward, neverOccurs, seriesEnd, SUB_DAILY } from './recurrence-bounds';
-import { registerTimezones, zoneFor } from './timezones';
+import { registerTimezones, requireZone, zoneFor } from './timezones';
 
 /** A half-open UTC interval [start, end). */
 export interface Interval {
@@ -223,7 +223,7 @@ function readEvent(uid: string, components: ICAL.Component[], ctx: BusyContext, 
 export function parseCalendarObject(ics: string, ctx: BusyContext): ParsedEvent[] {
   guardCalendarObject(ics);
   registerTimezones();
-  const zone = zoneFor(ctx.timezone) ?? ICAL.Timezone.utcTimezone;
+  const zone = requireZone(ctx.timezone);
   try {
     const root = new ICAL.Component(ICAL.parse(ics));
     const byUid = new Map<string, ICAL.Component[]>();

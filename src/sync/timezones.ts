@@ -32,3 +32,26 @@ export function zoneFor(tzid: string): ICAL.Timezone | undefined {
   registerTimezones();
   return ICAL.TimezoneService.has(tzid) ? ICAL.TimezoneService.get(tzid) : undefined;
 }
+
+/**
+ * True when `zone` is a time zone this server can both compute with (`Intl`, for slots and local times) and
+ * write to iCloud (a VTIMEZONE from the zone database ical.js uses): the one test every input zone passes.
+ */
+export function isTimeZone(zone: string): boolean {
+  if (zone === 'UTC') return true;
+  if (!zone || !zoneFor(zone)) return false;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Returns the ical.js zone for `zone`. Throws an `Error` naming it when the server does not know it (never UTC by default). */
+export function requireZone(zone: string): ICAL.Timezone {
+  if (zone === 'UTC') return ICAL.Timezone.utcTimezone;
+  const found = zoneFor(zone);
+  if (!found) throw new Error(`unknown time zone "${zone}"`);
+  return found;
+}
