@@ -21,6 +21,8 @@ export interface Topics {
 export interface EventBus {
   publish<K extends keyof Topics>(topic: K, ...payload: Topics[K]): void;
   subscribe<K extends keyof Topics>(topic: K): AsyncIterable<Topics[K][0]>;
+  /** Resolves when the transport answers (Redis PING; always for the in-process bus); rejects otherwise. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -35,8 +37,12 @@ export function createEventBus(redisUrl?: string): EventBus {
   return {
     publish: (topic, ...payload) => pubsub.publish(topic, payload[0]),
     subscribe: <K extends keyof Topics>(topic: K) => pubsub.subscribe(topic) as AsyncIterable<Topics[K][0]>,
+    ping: async () => {
+      for (const c of clients) await c.ping();
+    },
     close: async () => {
-      await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
+      // QUIT on a connection that is down would wait in ioredis's offline queue for the retries to run out.
+      await Promise.all(clients.map((c) => (c.status === 'ready' ? c.quit().catch(() => c.disconnect()) : c.disconnect())));
     },
   };
 }

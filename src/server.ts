@@ -1,4 +1,5 @@
 import { ApolloServer } from '@apollo/server';
+import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
@@ -18,6 +19,7 @@ import type { Logger } from './logger';
 import { startHorizonJob } from './jobs/horizon.job';
 import { startOutboxJob } from './jobs/outbox.job';
 import { startReconcileJob, type ReconcileJob } from './jobs/reconcile.job';
+import { createMetrics, type Metrics } from './metrics';
 import { initORM, type Orm } from './orm';
 import { createEventBus, type EventBus } from './pubsub';
 import { createSchema } from './schema';
@@ -35,6 +37,55 @@ export interface RunningServer {
 
 const GRAPHQL_PATH = '/graphql';
 
+/** Operation names become metric labels: only well-formed ones, and at most this many distinct (a client picks them). */
+const MAX_OPERATION_LABELS = 200;
+
+/** An Apollo plugin counting and timing every operation by name and outcome (ok, or the first error's code). */
+function graphqlMetrics(metrics: Metrics): ApolloServerPlugin<Context> {
+  const seen = new Set<string>();
+  const label = (name: string | null | undefined) => {
+    if (!name || !/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name)) return 'anonymous';
+    if (!seen.has(name) && seen.size >= MAX_OPERATION_LABELS) return 'other';
+    seen.add(name);
+    return name;
+  };
+  return {
+    async requestDidStart() {
+      const started = process.hrtime.bigint();
+      return {
+        async willSendResponse({ operationName, response }) {
+          const operation = label(operationName);
+          // The errors as sent, after `formatError` gave each its code.
+          const errors = response.body.kind === 'single' ? response.body.singleResult.errors : undefined;
+          metrics.graphqlOperations.inc({ operation, outcome: errors?.length ? String(errors[0].extensions?.code ?? 'INTERNAL_SERVER_ERROR') : 'ok' });
+          metrics.graphqlDuration.observe({ operation }, Number(process.hrtime.bigint() - started) / 1e9);
+        },
+      };
+    },
+  };
+}
+
+const READY_TIMEOUT_MS = 2000;
+
+/** What `/readyz` checks: the database answers and has every migration; Redis answers when configured. */
+async function readiness(orm: Orm, events: EventBus, redis: boolean): Promise<Record<string, string>> {
+  const checks: Record<string, string> = {};
+  try {
+    const pending = await orm.orm.getMigrator().getPendingMigrations();
+    checks.database = pending.length ? `${pending.length} migration(s) not applied` : 'ok';
+  } catch {
+    checks.database = 'unreachable';
+  }
+  if (redis) {
+    // ioredis queues commands while it reconnects: a probe must answer within its own deadline.
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), READY_TIMEOUT_MS)));
+    checks.redis = await Promise.race([events.ping(), deadline]).then(() => 'ok', () => 'unreachable');
+    clearTimeout(timer);
+  }
+  return checks;
+}
+
 function unauthenticated(e: unknown): GraphQLError {
   const message = e instanceof AppError ? e.message : 'Invalid token.';
   return new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
@@ -47,13 +98,19 @@ function unauthenticated(e: unknown): GraphQLError {
  */
 export async function startServer(config: Config, logger: Logger, events: EventBus = createEventBus(config.redisUrl)): Promise<RunningServer> {
   const orm = await initORM(config.databaseUrl);
-  const services = createServices(config, orm, events, logger);
+  const metrics = createMetrics();
+  const services = createServices(config, orm, events, logger, { metrics });
   const schema = await createSchema(events);
   const formatError = createErrorFormatter(logger);
   const app = express();
   const httpServer: Server = createServer(app);
   const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH });
   const wsPolicy = createWsPolicy(config.jwtSecret);
+  metrics.observe({
+    outbox: () => services.outbox.stats(orm.fork()),
+    integrationsByStatus: () => services.integrations.countByStatus(orm.fork()),
+    openSubscriptions: () => wsPolicy.openSubscriptions(),
+  });
 
   const wsCleanup = useServer<Record<string, unknown>, { principal?: Principal }>(
     {
@@ -77,12 +134,23 @@ export async function startServer(config: Config, logger: Logger, events: EventB
     introspection: true,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
+      graphqlMetrics(metrics),
       { serverWillStart: async () => ({ drainServer: async () => wsCleanup.dispose() }) },
     ],
   });
   await apollo.start();
 
   app.get('/healthz', (_req, res) => void res.json({ ok: true }));
+  app.get('/readyz', async (_req, res) => {
+    const checks = await readiness(orm, events, Boolean(config.redisUrl));
+    res.status(Object.values(checks).every((c) => c === 'ok') ? 200 : 503).json(checks);
+  });
+  app.get('/metrics', async (req, res) => {
+    if (config.metricsToken && req.headers.authorization !== `Bearer ${config.metricsToken}`) {
+      return void res.status(401).json({ errors: [{ message: 'The metrics need the bearer token set in METRICS_TOKEN.', extensions: { code: 'UNAUTHENTICATED' } }] });
+    }
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
   app.use(
     GRAPHQL_PATH,
     // Front ends send a bearer token, never cookies: listed origins (or any, with "*") may call the API.

@@ -55,6 +55,13 @@ export function createWsPolicy(jwtSecret: string, limits = WS_LIMITS) {
       return true;
     },
 
+    /** Subscriptions open on this instance (for the metrics). */
+    openSubscriptions(): number {
+      let open = 0;
+      for (const sockets of socketsByUser.values()) for (const s of sockets) open += Object.keys(s.subscriptions).length;
+      return open;
+    },
+
     /** Returns the errors that refuse a new subscription, or undefined to let graphql-ws go on. */
     onSubscribe(ctx: Ctx, payload: { query?: unknown; variables?: unknown }): GraphQLError[] | undefined {
       const oversized = refuseOversized(payload);

@@ -5,6 +5,7 @@ import { dialectOf, type Orm } from '../orm';
 import type { EventBus } from '../pubsub';
 import { createCalDavClients } from '../sync/caldav-clients';
 import type { DavTransport } from '../sync/dav-fetch';
+import { createMetrics, type Metrics } from '../metrics';
 import { createIcalReader, type IcalReader } from '../sync/ical.pool';
 import { BookingService } from './booking.service';
 import { ConflictWarningService } from './conflict-warning.service';
@@ -32,15 +33,18 @@ export interface Services {
  * Wires the services from the configuration; `options.transport` puts something other than the network
  * behind every CalDAV client (an in-memory server in the property tests). Throws when the credentials keys are invalid.
  */
-export function createServices(config: Config, orm: Orm, events: EventBus, logger: Logger, options: { transport?: DavTransport } = {}): Services {
+export function createServices(config: Config, orm: Orm, events: EventBus, logger: Logger, options: { transport?: DavTransport; metrics?: Metrics } = {}): Services {
+  // Services built without a server (tools, property tests) count into a registry nobody scrapes.
+  const metrics = options.metrics ?? createMetrics(false);
   const cipher = new CredentialsCipher(config.credentialsKeys);
   const ical = createIcalReader();
-  const clients = createCalDavClients({ serverUrl: config.icloudCaldavUrl, timeoutMs: config.caldavTimeoutMs, cipher, transport: options.transport });
+  const clients = createCalDavClients({ serverUrl: config.icloudCaldavUrl, timeoutMs: config.caldavTimeoutMs, cipher, transport: options.transport, onResponse: (method, status) => metrics.caldavRequests.inc({ method, status }) });
   const retryBaseSeconds = config.syncRetryBaseSeconds;
   const status = new IntegrationStatusMachine({ events, syncIntervalSeconds: config.syncIntervalSeconds, retryBaseSeconds });
   const outbox = new OutboxService({ clients, status, retryBaseSeconds, orm, events, logger, leaseSeconds: config.syncLeaseSeconds, reader: ical });
   const sync = new SyncService({
     clients,
+    metrics,
     status,
     orm,
     leaseSeconds: config.syncLeaseSeconds,

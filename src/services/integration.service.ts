@@ -102,6 +102,13 @@ export class IntegrationService {
     return integration;
   }
 
+  /** Integrations of every tenant by status (for the metrics; no caller scope: never exposed through GraphQL). */
+  async countByStatus(em: EntityManager): Promise<Record<string, number>> {
+    const counts: Record<string, number> = Object.fromEntries(Object.values(IntegrationStatus).map((s) => [s, 0]));
+    for (const status of Object.values(IntegrationStatus)) counts[status] = await em.count(CalendarIntegration, { status });
+    return counts;
+  }
+
   /** Recent sync runs of one of the caller's integrations, newest first (`limit` clamped to 1..100). Throws `NOT_FOUND` for anyone else's. */
   async runs(em: EntityManager, principal: Principal, id: string, limit = 20): Promise<SyncRun[]> {
     const integration = await this.get(em, principal, id);

@@ -116,6 +116,13 @@ export class OutboxService {
     if ((await em.nativeUpdate(OutboxEntry, { userId, attempts: { $gt: 0 } }, { nextAttemptAt: new Date() })) > 0) this.kick();
   }
 
+  /** How many entries wait, and how old the oldest is in seconds (0 when none): for the metrics. */
+  async stats(em: EntityManager): Promise<{ depth: number; oldestAgeSeconds: number }> {
+    const depth = await em.count(OutboxEntry, {});
+    const oldest = depth ? await em.findOne(OutboxEntry, {}, { orderBy: { createdAt: 'asc' }, fields: ['createdAt'] }) : null;
+    return { depth, oldestAgeSeconds: oldest ? Math.max(0, (Date.now() - oldest.createdAt.getTime()) / 1000) : 0 };
+  }
+
   private async claim(): Promise<OutboxEntry[]> {
     const em = this.deps.orm.fork();
     const now = new Date();

@@ -6,6 +6,7 @@ import { ExternalEvent } from '../entities/external-event.entity';
 import { SyncOutcome, SyncRun } from '../entities/sync-run.entity';
 import { AppError } from '../errors';
 import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
 import type { Orm } from '../orm';
 import type { EventBus } from '../pubsub';
 import { conflictWarningView, syncRunView } from '../entities/events';
@@ -29,6 +30,8 @@ import type { OutboxService } from './outbox.service';
 export interface SyncServiceDeps {
   orm: Orm;
   clients: CalDavClients;
+  /** Sync runs are counted and timed here. */
+  metrics: Pick<Metrics, 'syncRuns' | 'syncRunDuration'>;
   /** Every change of an integration's status goes through it. */
   status: IntegrationStatusMachine;
   events: EventBus;
@@ -177,6 +180,8 @@ export class SyncService {
     run.requests = requests;
     run.finishedAt = new Date();
     await this.deps.status.commit(em);
+    this.deps.metrics.syncRuns.inc({ outcome: run.outcome });
+    this.deps.metrics.syncRunDuration.observe((run.finishedAt.getTime() - run.startedAt.getTime()) / 1000);
     this.deps.logger.info({ integrationId: integration.id, runId: run.id, outcome: run.outcome, requests: run.requests, created: run.created, updated: run.updated, deleted: run.deleted }, 'sync run finished');
     const userId = integration.user.externalId;
     for (const w of conflicts) this.deps.events.publish('CONFLICT_WARNING', { tenantId: w.tenantId, userId, warning: conflictWarningView(w, userId) });

@@ -11,6 +11,8 @@ export interface CalDavClientsOptions {
   cipher: CredentialsCipher;
   /** How requests travel: the global fetch by default; tests pass an in-memory CalDAV server. */
   transport?: DavTransport;
+  /** Told the method and status of each answer (the metrics count them). */
+  onResponse?: (method: string, status: string) => void;
 }
 
 /**
@@ -32,7 +34,7 @@ export interface CalDavClients {
 /** Returns the client factory for `options` (see `CalDavClients`). */
 export function createCalDavClients(options: CalDavClientsOptions): CalDavClients {
   const forCredentials = (username: string, password: string) =>
-    new CalDavClient({ serverUrl: options.serverUrl, username, password, timeoutMs: options.timeoutMs, transport: options.transport });
+    new CalDavClient({ serverUrl: options.serverUrl, username, password, timeoutMs: options.timeoutMs, transport: options.transport, onResponse: options.onResponse });
   return {
     forCredentials,
     async forIntegration(em, integration) {

@@ -49,6 +49,8 @@ export interface CalDavClientOptions {
   timeoutMs: number;
   /** How requests travel (the global fetch by default). */
   transport?: DavTransport;
+  /** Told the method and status of each answer. */
+  onResponse?: (method: string, status: string) => void;
 }
 
 /** Apple writes `#RRGGBBAA`; front ends expect `#RRGGBB`. */

@@ -7,6 +7,8 @@ export interface DavFetchOptions {
   timeoutMs: number;
   /** Called once per HTTP request sent (redirect hops included): the sync counts its requests. */
   onRequest?: () => void;
+  /** Called once per answer with the method and status ('error' when none came): the metrics count them. */
+  onResponse?: (method: string, status: string) => void;
   /** Sends one request (no redirects followed): the global fetch unless a test puts a server in memory. */
   transport?: DavTransport;
 }
@@ -47,8 +49,10 @@ export function createDavFetch(options: DavFetchOptions): DavFetch {
       try {
         response = await transport(url, { ...init, headers, redirect: 'manual', signal: AbortSignal.timeout(options.timeoutMs) });
       } catch (e) {
+        options.onResponse?.(init.method ?? 'GET', 'error');
         throw new CalDavError('UNAVAILABLE', describeNetworkError(e, url, options.timeoutMs));
       }
+      options.onResponse?.(init.method ?? 'GET', String(response.status));
       const location = response.headers.get('location');
       if (response.status < 300 || response.status >= 400 || !location) return withUrl(response, url);
       await response.body?.cancel();

@@ -1,0 +1,112 @@
+import { radicaleTarget, type CalDavTarget } from '../dev/caldav-targets';
+import { dataOf, startTestApp } from '../dev/app';
+import { at, crmFixture, nextWeekday, type CrmFixture } from '../dev/crm-fixture';
+import { startRedis, type RedisServer } from '../dev/redis';
+import { wsClient } from './harness/ws-client';
+
+const METRICS_TOKEN = 'metrics-secret-for-tests';
+const OPEN = [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '08:00', end: '18:00' }));
+
+/** One sample of a scrape, e.g. value(text, 'crm_calendar_sync_runs_total', { outcome: 'SUCCESS' }); 0 when absent. */
+function value(text: string, name: string, labels: Record<string, string> = {}): number {
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  const line = text.split('\n').find((l) => {
+    if (!l.startsWith(`${name}{`) && !l.startsWith(`${name} `)) return false;
+    const inside = /\{([^}]*)\}/.exec(l)?.[1].split(',') ?? [];
+    return wanted.every((w) => inside.includes(w));
+  });
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+describe('operations: health, readiness and metrics', () => {
+  let target: CalDavTarget;
+  let f: CrmFixture;
+  let base: string;
+  beforeAll(async () => {
+    target = await radicaleTarget();
+    f = await crmFixture(target, ['sam'], { env: { METRICS_TOKEN } });
+    base = f.app.url.replace(/\/graphql$/, '');
+  });
+  afterAll(async () => {
+    await f?.app.close();
+    await target?.stop();
+  });
+
+  const scrape = async () => {
+    const res = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    return res.text();
+  };
+
+  it('answers /healthz, and /readyz once the database has every migration', async () => {
+    expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ ok: true });
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ database: 'ok' });
+  });
+
+  it('refuses /metrics without the bearer token set in METRICS_TOKEN', async () => {
+    expect((await fetch(`${base}/metrics`)).status).toBe(401);
+    expect((await fetch(`${base}/metrics`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+  });
+
+  it('counts sync runs, CalDAV requests, GraphQL operations, the outbox, integrations and open subscriptions', async () => {
+    const before = await scrape();
+    for (const name of ['process_cpu_seconds_total', 'crm_calendar_sync_run_duration_seconds_bucket', 'crm_calendar_graphql_duration_seconds_bucket']) expect(before).toContain(name);
+    const sam = f.users.sam;
+    const ws = wsClient(f.app.url, sam.token);
+    try {
+      const sub = ws.subscribe('subscription { syncResults { id outcome } }');
+      await new Promise((r) => setTimeout(r, 200));
+      const { id: calendarId } = await f.createCalendar({ name: 'Consult', type: 'SERVICE', timezone: 'UTC', slotDurationMinutes: 60, openHours: OPEN, teamMembers: [{ userId: 'sam' }] });
+      const booked = await f.app.gql(f.admin, `mutation Book($i: BookAppointmentInput!) { bookAppointment(input: $i) { id } }`, { i: { calendarId, startsAt: at(nextWeekday(3, 2), 9), contact: { name: 'Metrics' } } });
+      dataOf(booked);
+      await f.pushed();
+      dataOf(await f.app.gql(sam.token, `mutation SyncNow($id: ID!) { syncNow(integrationId: $id) { outcome } }`, { id: sam.integrationId }));
+      await sub.next();
+      const after = await scrape();
+      expect(value(after, 'crm_calendar_sync_runs_total', { outcome: 'SUCCESS' })).toBeGreaterThan(value(before, 'crm_calendar_sync_runs_total', { outcome: 'SUCCESS' }));
+      expect(value(after, 'crm_calendar_sync_run_duration_seconds_count')).toBeGreaterThan(value(before, 'crm_calendar_sync_run_duration_seconds_count'));
+      expect(value(after, 'crm_calendar_caldav_requests_total', { method: 'PUT', status: '201' })).toBe(value(before, 'crm_calendar_caldav_requests_total', { method: 'PUT', status: '201' }) + 1);
+      expect(value(after, 'crm_calendar_caldav_requests_total', { method: 'REPORT', status: '207' })).toBeGreaterThan(value(before, 'crm_calendar_caldav_requests_total', { method: 'REPORT', status: '207' }));
+      expect(value(after, 'crm_calendar_graphql_operations_total', { operation: 'Book', outcome: 'ok' })).toBe(1);
+      expect(value(after, 'crm_calendar_graphql_operations_total', { operation: 'SyncNow', outcome: 'ok' })).toBe(1);
+      expect(value(after, 'crm_calendar_outbox_depth')).toBe(0);
+      expect(value(after, 'crm_calendar_integrations', { status: 'CONNECTED' })).toBe(1);
+      expect(value(after, 'crm_calendar_subscriptions_open')).toBe(1);
+      // A refused operation is counted with its error code.
+      await f.app.gql(sam.token, `query Missing($id: ID!) { appointment(id: $id) { id } }`, { id: '00000000-0000-0000-0000-000000000000' });
+      expect(value(await scrape(), 'crm_calendar_graphql_operations_total', { operation: 'Missing', outcome: 'NOT_FOUND' })).toBe(1);
+    } finally {
+      await ws.client.dispose();
+    }
+  });
+});
+
+describe('readiness with Redis', () => {
+  let redis: RedisServer;
+  let target: CalDavTarget;
+  beforeAll(async () => {
+    [redis, target] = await Promise.all([startRedis(), radicaleTarget()]);
+  });
+  afterAll(async () => {
+    await redis?.stop();
+    await target?.stop();
+  });
+
+  it('is ready while Redis answers and answers 503 naming Redis when it does not', async () => {
+    const account = await target.newAccount();
+    const app = await startTestApp({ caldavUrl: account.serverUrl, env: { REDIS_URL: redis.url } });
+    try {
+      const base = app.url.replace(/\/graphql$/, '');
+      const ready = await fetch(`${base}/readyz`);
+      expect([ready.status, await ready.json()]).toEqual([200, { database: 'ok', redis: 'ok' }]);
+      await redis.stop();
+      const down = await fetch(`${base}/readyz`);
+      expect([down.status, await down.json()]).toEqual([503, { database: 'ok', redis: 'unreachable' }]);
+    } finally {
+      await app.close();
+    }
+  });
+});
