@@ -177,7 +177,7 @@ export async function startLoadEnvironment(options: Pick<LoadOptions, 'users' | 
         SYNC_CRON: '*/2 * * * * *',
         SYNC_INTERVAL_SECONDS: '5',
         SYNC_NOW_MIN_INTERVAL_SECONDS: '0',
-        LOG_LEVEL: 'info',
+        LOG_LEVEL: 'debug',
         ...options.serverEnv,
       },
       options.serverNodeArgs,

@@ -6,6 +6,7 @@ import cors from 'cors';
 import express from 'express';
 import { GraphQLError, specifiedRules, validate, type GraphQLFormattedError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
@@ -36,12 +37,16 @@ export interface RunningServer {
 }
 
 const GRAPHQL_PATH = '/graphql';
+const REQUEST_ID = 'x-request-id';
 
 /** Operation names become metric labels: only well-formed ones, and at most this many distinct (a client picks them). */
 const MAX_OPERATION_LABELS = 200;
 
-/** An Apollo plugin counting and timing every operation by name and outcome (ok, or the first error's code). */
-function graphqlMetrics(metrics: Metrics): ApolloServerPlugin<Context> {
+/**
+ * An Apollo plugin that counts and times every operation by name and outcome (ok, or the first error's code)
+ * and logs it once, with the request id, the CRM user and tenant, the outcome and the duration.
+ */
+function observeOperations(metrics: Metrics, logger: Logger): ApolloServerPlugin<Context> {
   const seen = new Set<string>();
   const label = (name: string | null | undefined) => {
     if (!name || !/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name)) return 'anonymous';
@@ -53,12 +58,19 @@ function graphqlMetrics(metrics: Metrics): ApolloServerPlugin<Context> {
     async requestDidStart() {
       const started = process.hrtime.bigint();
       return {
-        async willSendResponse({ operationName, response }) {
+        async willSendResponse({ operationName, response, request, contextValue }) {
           const operation = label(operationName);
           // The errors as sent, after `formatError` gave each its code.
           const errors = response.body.kind === 'single' ? response.body.singleResult.errors : undefined;
-          metrics.graphqlOperations.inc({ operation, outcome: errors?.length ? String(errors[0].extensions?.code ?? 'INTERNAL_SERVER_ERROR') : 'ok' });
-          metrics.graphqlDuration.observe({ operation }, Number(process.hrtime.bigint() - started) / 1e9);
+          const outcome = errors?.length ? String(errors[0].extensions?.code ?? 'INTERNAL_SERVER_ERROR') : 'ok';
+          const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+          metrics.graphqlOperations.inc({ operation, outcome });
+          metrics.graphqlDuration.observe({ operation }, seconds);
+          const principal = (contextValue as Partial<Context> | undefined)?.principal;
+          logger.info(
+            { requestId: request.http?.headers.get(REQUEST_ID), operation: operationName?.slice(0, 64) ?? null, userId: principal?.sub, tenantId: principal?.tenantId, outcome, ms: Math.round(seconds * 1000) },
+            'graphql request',
+          );
         },
       };
     },
@@ -134,12 +146,20 @@ export async function startServer(config: Config, logger: Logger, events: EventB
     introspection: true,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
-      graphqlMetrics(metrics),
+      observeOperations(metrics, logger),
       { serverWillStart: async () => ({ drainServer: async () => wsCleanup.dispose() }) },
     ],
   });
   await apollo.start();
 
+  // Every answer carries a request id (the caller's x-request-id when it is a sane one): logs can be matched to it.
+  app.use((req, res, next) => {
+    const incoming = req.headers[REQUEST_ID];
+    const id = typeof incoming === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(incoming) ? incoming : randomUUID();
+    req.headers[REQUEST_ID] = id;
+    res.setHeader(REQUEST_ID, id);
+    next();
+  });
   app.get('/healthz', (_req, res) => void res.json({ ok: true }));
   app.get('/readyz', async (_req, res) => {
     const checks = await readiness(orm, events, Boolean(config.redisUrl));

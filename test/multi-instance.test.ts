@@ -52,7 +52,7 @@ describe('several instances on one PostgreSQL and one Redis', () => {
       SYNC_CRON: cron,
       SYNC_INTERVAL_SECONDS: String(INTERVAL_SECONDS),
       SYNC_LEASE_SECONDS: '5',
-      LOG_LEVEL: 'info',
+      LOG_LEVEL: 'debug',
     });
     [servers.a, servers.b, servers.c] = await Promise.all([startServerProcess(env('* * * * * *')), startServerProcess(env('')), startServerProcess(env('* * * * * *'))]);
     orm = await MikroORM.init(ormOptions(pg.url));

@@ -2,6 +2,7 @@ import { radicaleTarget, type CalDavTarget } from '../dev/caldav-targets';
 import { dataOf, startTestApp } from '../dev/app';
 import { at, crmFixture, nextWeekday, type CrmFixture } from '../dev/crm-fixture';
 import { startRedis, type RedisServer } from '../dev/redis';
+import { vevent } from '../dev/phone';
 import { wsClient } from './harness/ws-client';
 
 const METRICS_TOKEN = 'metrics-secret-for-tests';
@@ -81,6 +82,48 @@ describe('operations: health, readiness and metrics', () => {
     } finally {
       await ws.client.dispose();
     }
+  });
+});
+
+describe('structured logs', () => {
+  let target: CalDavTarget;
+  let f: CrmFixture;
+  beforeAll(async () => {
+    target = await radicaleTarget();
+    f = await crmFixture(target, ['sam']);
+  });
+  afterAll(async () => {
+    await f?.app.close();
+    await target?.stop();
+  });
+
+  it('log every GraphQL request once with its request id (the caller\'s when sane), operation, user, tenant, outcome and duration', async () => {
+    const ask = (requestId: string) =>
+      fetch(f.app.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${f.users.sam.token}`, 'x-request-id': requestId }, body: JSON.stringify({ query: 'query Who { viewer { id } }' }) });
+    const answered = await ask('req-42.abc');
+    expect(answered.headers.get('x-request-id')).toBe('req-42.abc');
+    const replaced = (await ask('bad id with spaces')).headers.get('x-request-id');
+    expect(replaced).toMatch(/^[0-9a-f-]{36}$/);
+    const lines = f.app.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === 'graphql request' && l.operation === 'Who');
+    expect(lines).toEqual([
+      expect.objectContaining({ requestId: 'req-42.abc', userId: 'sam', tenantId: 'tenant-a', outcome: 'ok', ms: expect.any(Number), level: 30 }),
+      expect.objectContaining({ requestId: replaced, outcome: 'ok' }),
+    ]);
+  });
+
+  it('carry the run and integration ids of a sync run, and never an app-specific password or a token, through connect, sync and booking', async () => {
+    const sam = f.users.sam;
+    await sam.phone.put(sam.account.primary.slug, vevent('log-1', '2030-01-07T09:00:00Z', '2030-01-07T10:00:00Z', 'Logged'));
+    const run = dataOf(await f.app.gql(sam.token, `mutation($id: ID!) { syncNow(integrationId: $id) { id created } }`, { id: sam.integrationId })).syncNow;
+    const { id: calendarId } = await f.createCalendar({ name: 'Logs', type: 'SERVICE', timezone: 'UTC', slotDurationMinutes: 60, openHours: OPEN, teamMembers: [{ userId: 'sam' }] });
+    dataOf(await f.book({ calendarId, startsAt: at(nextWeekday(3, 4), 9), contact: { name: 'Log' } }));
+    await f.pushed();
+    const logs = f.app.logs.map((l) => JSON.parse(l));
+    expect(logs.find((l) => l.msg === 'sync run finished' && l.runId === run.id)).toEqual(expect.objectContaining({ integrationId: sam.integrationId, created: 1 }));
+    const everything = f.app.logs.join('\n');
+    expect(everything).not.toContain(sam.account.appSpecificPassword);
+    expect(everything).not.toContain(sam.token);
+    expect(everything).not.toContain(f.admin);
   });
 });
 

@@ -133,7 +133,7 @@ export class SyncService {
     } catch (e) {
       // Not a CalDAV failure (a bug, the database): the unit of work may be half-applied, so the failure
       // is recorded from a clean one, and the user sees it in the status instead of a silent CONNECTED.
-      this.deps.logger.error({ err: e, integrationId }, 'sync failed unexpectedly');
+      this.deps.logger.error({ err: e, integrationId, runId: started.id }, 'sync failed unexpectedly');
       const fresh = this.deps.orm.fork();
       const integration = await fresh.findOneOrFail(CalendarIntegration, integrationId, { populate: ['calendars', 'user'] });
       const run = (await fresh.findOne(SyncRun, started.id)) ?? fresh.create(SyncRun, { ...started, integration });
@@ -182,7 +182,9 @@ export class SyncService {
     await this.deps.status.commit(em);
     this.deps.metrics.syncRuns.inc({ outcome: run.outcome });
     this.deps.metrics.syncRunDuration.observe((run.finishedAt.getTime() - run.startedAt.getTime()) / 1000);
-    this.deps.logger.info({ integrationId: integration.id, runId: run.id, outcome: run.outcome, requests: run.requests, created: run.created, updated: run.updated, deleted: run.deleted }, 'sync run finished');
+    // A routine run that changed nothing is debug; one that changed, skipped or failed something is info.
+    const routine = run.outcome === SyncOutcome.SUCCESS && run.created + run.updated + run.deleted === 0;
+    this.deps.logger[routine ? 'debug' : 'info']({ integrationId: integration.id, runId: run.id, outcome: run.outcome, requests: run.requests, created: run.created, updated: run.updated, deleted: run.deleted }, 'sync run finished');
     const userId = integration.user.externalId;
     for (const w of conflicts) this.deps.events.publish('CONFLICT_WARNING', { tenantId: w.tenantId, userId, warning: conflictWarningView(w, userId) });
     this.deps.events.publish('SYNC_RESULT', { tenantId: integration.tenantId, userId, run: syncRunView(run) });
