@@ -35,6 +35,8 @@ export interface Config {
   /** Failed connect attempts allowed per Apple ID (whichever users make them) within the window. */
   connectThrottleAppleIdLimit: number;
   connectThrottleWindowSeconds: number;
+  /** How long a shutdown waits for sync runs and pushes under way before giving their leases back. */
+  shutdownTimeoutSeconds: number;
   /** When set, `/metrics` requires it as a bearer token. */
   metricsToken?: string;
   /** Messages for the operator produced while loading (generated secrets), logged once the logger exists. */
@@ -112,6 +114,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     connectThrottleAppleIdLimit: intOf(env.CONNECT_THROTTLE_APPLE_ID_LIMIT, 10, 'CONNECT_THROTTLE_APPLE_ID_LIMIT'),
     connectThrottleWindowSeconds: intOf(env.CONNECT_THROTTLE_WINDOW_SECONDS, 600, 'CONNECT_THROTTLE_WINDOW_SECONDS'),
     metricsToken: env.METRICS_TOKEN || undefined,
+    shutdownTimeoutSeconds: intOf(env.SHUTDOWN_TIMEOUT_SECONDS, 25, 'SHUTDOWN_TIMEOUT_SECONDS'),
     warnings,
   };
 }

@@ -11,7 +11,8 @@ async function main(): Promise<void> {
   const server = await startServer(config, logger);
   const stop = async (signal: string) => {
     logger.info({ signal }, 'shutting down');
-    await server.close();
+    const finished = await server.close();
+    logger.info({ finished }, 'stopped');
     process.exit(0);
   };
   process.once('SIGINT', stop);

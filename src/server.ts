@@ -24,6 +24,7 @@ import { createMetrics, type Metrics } from './metrics';
 import { initORM, type Orm } from './orm';
 import { createEventBus, type EventBus } from './pubsub';
 import { createSchema } from './schema';
+import { releaseAllLeases } from './sync/lease';
 import { createServices, type Services } from './services';
 
 /** A running API server. */
@@ -33,7 +34,12 @@ export interface RunningServer {
   orm: Orm;
   services: Services;
   reconciler: ReconcileJob;
-  close(): Promise<void>;
+  /**
+   * Shuts down gracefully: closes WebSockets with 1001 and a reason, stops scheduling work, lets sync runs
+   * and pushes under way finish for up to `config.shutdownTimeoutSeconds` (then gives their leases back, so
+   * another instance redoes them at once), and closes everything. Resolves with whether all work finished.
+   */
+  close(): Promise<boolean>;
 }
 
 const GRAPHQL_PATH = '/graphql';
@@ -230,13 +236,25 @@ export async function startServer(config: Config, logger: Logger, events: EventB
     services,
     reconciler,
     close: async () => {
-      await reconciler.stop();
-      for (const stop of stopJobs) await stop();
-      await services.outbox.idle();
+      // Subscribers hear why and reconnect (to another instance, behind a load balancer) rather than wait.
+      for (const socket of wsServer.clients) socket.close(1001, 'The server is shutting down: reconnect.');
+      const work = (async () => {
+        await reconciler.stop();
+        for (const stop of stopJobs) await stop();
+        await services.outbox.idle();
+      })();
+      let timer: NodeJS.Timeout | undefined;
+      const finished = await Promise.race([work.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), config.shutdownTimeoutSeconds * 1000)))]);
+      clearTimeout(timer);
+      if (!finished) {
+        const released = await releaseAllLeases(orm.fork(), [services.sync.owner, services.outbox.owner]);
+        logger.warn({ released }, 'shutdown: work still under way after the timeout; its leases were given back for another instance to redo');
+      }
       await apollo.stop();
       await events.close();
       await services.ical.close();
       await orm.close();
+      return finished;
     },
   };
 }

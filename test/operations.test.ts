@@ -4,6 +4,11 @@ import { at, crmFixture, nextWeekday, type CrmFixture } from '../dev/crm-fixture
 import { startRedis, type RedisServer } from '../dev/redis';
 import { vevent } from '../dev/phone';
 import { wsClient } from './harness/ws-client';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildServer, startServerProcess } from '../dev/server-process';
+import { signToken } from '../src/auth/jwt';
 
 const METRICS_TOKEN = 'metrics-secret-for-tests';
 const OPEN = [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '08:00', end: '18:00' }));
@@ -153,3 +158,39 @@ describe('readiness with Redis', () => {
     }
   });
 });
+
+describe('graceful shutdown of a real server process', () => {
+  let target: CalDavTarget;
+  beforeAll(async () => {
+    buildServer();
+    target = await radicaleTarget();
+  });
+  afterAll(async () => {
+    await target?.stop();
+  });
+
+  it('on SIGTERM closes subscriptions with 1001 and a reason, finishes its work and exits 0 within the bound', async () => {
+    const account = await target.newAccount();
+    const secret = 'shutdown-test-secret';
+    const dataDir = mkdtempSync(join(tmpdir(), 'crm-shutdown-'));
+    const server = await startServerProcess({ DATA_DIR: dataDir, AUTH_JWT_SECRET: secret, ICLOUD_CALDAV_URL: account.serverUrl, SYNC_CRON: '* * * * * *', SHUTDOWN_TIMEOUT_SECONDS: '10' });
+    const token = signToken({ sub: 'ann', tenantId: 'tenant-a', role: 'user' }, secret);
+    const ws = wsClient(server.url, token);
+    try {
+      ws.subscribe('subscription { syncResults { id } }');
+      await new Promise((r) => setTimeout(r, 300));
+      const started = Date.now();
+      const exited = new Promise<number | null>((r) => server.proc.child.once('exit', (code) => r(code)));
+      server.proc.child.kill('SIGTERM');
+      expect(await ws.closed).toEqual({ code: 1001, reason: 'The server is shutting down: reconnect.' });
+      expect(await exited).toBe(0);
+      expect(Date.now() - started).toBeLessThan(15000);
+      expect(server.logs().find((l) => l.msg === 'stopped')).toEqual(expect.objectContaining({ finished: true }));
+    } finally {
+      await ws.client.dispose();
+      await server.proc.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+

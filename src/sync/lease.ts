@@ -52,3 +52,12 @@ export async function renewLease(em: EntityManager, entity: Leased, id: string, 
 export async function releaseLease<T extends Leased>(em: EntityManager, entity: T, id: string, owner: string, fields: Partial<InstanceType<T>> = {}): Promise<boolean> {
   return (await em.nativeUpdate(entity as typeof CalendarIntegration, { id, leaseOwner: owner }, { ...(fields as object), leaseOwner: null, leaseUntil: null })) === 1;
 }
+
+/** Gives back every lease the `owners` hold (a shutdown that cannot wait for their work). Returns how many. */
+export async function releaseAllLeases(em: EntityManager, owners: string[]): Promise<number> {
+  let released = 0;
+  for (const entity of [CalendarIntegration, OutboxEntry] as Leased[]) {
+    released += await em.nativeUpdate(entity as typeof CalendarIntegration, { leaseOwner: { $in: owners } }, { leaseOwner: null, leaseUntil: null });
+  }
+  return released;
+}
