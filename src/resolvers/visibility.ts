@@ -19,9 +19,13 @@ export async function* visibleTo<T extends Audience>(context: Context, source: A
   for await (const event of source) if (canSee(context.principal, event) && wanted(event)) yield event;
 }
 
-/** Support staff read; they never change anything. Applied to every resolver. */
+/** The one write support staff may do: sync an account now (it changes nothing the user chose). */
+const SUPPORT_MAY = new Set(['syncNow']);
+
+/** Support staff read; apart from `syncNow` they never change anything. Applied to every resolver. */
 export const supportIsReadOnly: MiddlewareFn<Context> = ({ info, context }, next) => {
-  if (info.operation.operation === 'mutation' && context.principal.role === 'support') {
+  // Checked on the mutation's root fields: the fields of an allowed mutation's result resolve as usual.
+  if (context.principal.role === 'support' && info.parentType === info.schema.getMutationType() && !SUPPORT_MAY.has(info.fieldName)) {
     throw new AppError('FORBIDDEN', 'Support access is read-only.');
   }
   return next();

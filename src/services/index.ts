@@ -14,6 +14,7 @@ import { IntegrationService } from './integration.service';
 import { IntegrationStatusMachine } from './integration-status';
 import { KeyedMutex } from './keyed-mutex';
 import { OutboxService } from './outbox.service';
+import { SupportService } from './support.service';
 import { SyncService } from './sync.service';
 
 /** The services resolvers and jobs call; built once per process by `createServices`. */
@@ -23,6 +24,7 @@ export interface Services {
   booking: BookingService;
   outbox: OutboxService;
   warnings: ConflictWarningService;
+  support: SupportService;
   events: EventBus;
   logger: Logger;
   /** Reads calendar objects in worker threads; closed with the server. */
@@ -55,14 +57,16 @@ export function createServices(config: Config, orm: Orm, events: EventBus, logge
     outbox,
   });
   const booking = new BookingService({ mutex: new KeyedMutex(), rowLocks: dialectOf(config.databaseUrl) === 'postgresql', afterCommit: () => outbox.kick() });
+  const support = new SupportService();
   const integrations = new IntegrationService({
     clients,
     status,
+    support,
     sync,
     outbox,
     cipher,
     throttle: new ConnectThrottle({ perUser: config.connectThrottleLimit, perAppleId: config.connectThrottleAppleIdLimit, windowSeconds: config.connectThrottleWindowSeconds }),
     logger,
   });
-  return { integrations, sync, booking, outbox, warnings: new ConflictWarningService(), events, logger, ical };
+  return { integrations, sync, booking, outbox, warnings: new ConflictWarningService(), support, events, logger, ical };
 }

@@ -12,6 +12,7 @@ import type { CalDavClients } from '../sync/caldav-clients';
 import { CalDavError } from '../sync/caldav.errors';
 import type { ConnectThrottle } from './connect-throttle.service';
 import type { IntegrationStatusMachine } from './integration-status';
+import type { SupportService } from './support.service';
 import type { OutboxService } from './outbox.service';
 import type { SyncService } from './sync.service';
 import { ensureUser, resolveSubject } from './user.service';
@@ -26,6 +27,8 @@ export interface IntegrationServiceDeps {
   cipher: CredentialsCipher;
   throttle: ConnectThrottle;
   status: IntegrationStatusMachine;
+  /** Finds any integration for support's `syncNow`. */
+  support: Pick<SupportService, 'visible'>;
   logger: Logger;
 }
 
@@ -185,12 +188,12 @@ export class IntegrationService {
   }
 
   /**
-   * Syncs one of the caller's integrations at once and returns the finished run (joining a run already
-   * under way rather than doing the work twice). Throws `NOT_FOUND`,
-   * `INTEGRATION_DISCONNECTED`, or `INTEGRATION_NEEDS_RECONNECT` (a new app-specific password is needed first).
+   * Syncs one of the caller's integrations (support: any integration, the one write support may do) at once
+   * and returns the finished run (joining a run already under way rather than doing the work twice). Throws
+   * `NOT_FOUND`, `INTEGRATION_DISCONNECTED`, or `INTEGRATION_NEEDS_RECONNECT` (a new app-specific password is needed first).
    */
   async syncNow(em: EntityManager, principal: Principal, id: string): Promise<SyncRun> {
-    const integration = await this.get(em, principal, id);
+    const integration = principal.role === 'support' ? await this.deps.support.visible(em, principal, id) : await this.get(em, principal, id);
     if (integration.status === IntegrationStatus.DISCONNECTED) {
       throw new AppError('INTEGRATION_DISCONNECTED', 'This account is disconnected: connect it again with an app-specific password.');
     }
