@@ -6,6 +6,9 @@ import type { BusyContext } from './ical-busy';
 import { guardCalendarObject, MalformedCalendarObject } from './ical-guard';
 import { fromWire, type ObjectReading, type ReadTask, type WireReading } from './ical.worker';
 
+/** An object that overran its budget is read once more with this many times the budget before it is given up. */
+const RETRY_FACTOR = 3;
+
 /** Reads calendar objects off the event loop: what the sync uses instead of parsing on the main thread. */
 export interface IcalReader {
   /** Parses, expands and hashes one object; resolves `{ malformed }` for one it cannot use. Never rejects. */
@@ -55,11 +58,15 @@ export function createIcalReader(options: IcalReaderOptions = {}): IcalReader {
           // Cheap checks on the main thread first: an oversized object is never copied to a worker.
           guardCalendarObject(data);
           const task: ReadTask = { data, timezone: ctx.timezone, accountAddresses: ctx.accountAddresses, window: [ctx.window.start.getTime(), ctx.window.end.getTime()] };
-          return fromWire((await pool.run(task, { signal: AbortSignal.timeout(budgetMs) })) as WireReading);
+          const run = async (ms: number) => fromWire((await pool.run(task, { signal: AbortSignal.timeout(ms) })) as WireReading);
+          // The budget is wall-clock time: a worker that was starting (it loads every time zone) or a machine
+          // that is busy can overrun it with a sound object, which would then be remembered as unreadable.
+          // One more try, warm and with a longer budget, tells those apart from an object that is the problem.
+          return await run(budgetMs).catch((e: Error) => (e.name === 'AbortError' ? run(budgetMs * RETRY_FACTOR) : Promise.reject(e)));
         } catch (e) {
           if (e instanceof MalformedCalendarObject) return { malformed: e.message };
           const err = e as Error & { code?: string };
-          if (err.name === 'AbortError') return { malformed: `took longer than ${budgetMs / 1000} s to read` };
+          if (err.name === 'AbortError') return { malformed: `took longer than ${(budgetMs * RETRY_FACTOR) / 1000} s to read` };
           if (err.code === 'ERR_WORKER_OUT_OF_MEMORY') return { malformed: 'needs more memory than one calendar object may use' };
           return { malformed: `cannot be read (${err.message})` };
         }
