@@ -35,6 +35,10 @@ export interface Config {
   /** Failed connect attempts allowed per Apple ID (whichever users make them) within the window. */
   connectThrottleAppleIdLimit: number;
   connectThrottleWindowSeconds: number;
+  /** GraphiQL at `/graphiql` and a browser GET of `/graphql` (GRAPHQL_IDE, default on). */
+  graphqlIde: boolean;
+  /** Whether the schema may be introspected (GRAPHQL_INTROSPECTION, default: follows the IDE). */
+  graphqlIntrospection: boolean;
   /** How long a shutdown waits for sync runs and pushes under way before giving their leases back. */
   shutdownTimeoutSeconds: number;
   /** When set, `/metrics` requires it as a bearer token. */
@@ -69,6 +73,14 @@ function decodeKey(b64: string, name: string): Buffer {
   return key;
 }
 
+function flagOf(value: string | undefined, fallback: boolean, name: string): boolean {
+  if (value === undefined || value.trim() === '') return fallback;
+  const v = value.trim().toLowerCase();
+  if (['true', '1', 'on', 'yes'].includes(v)) return true;
+  if (['false', '0', 'off', 'no'].includes(v)) return false;
+  throw new Error(`${name} must be true or false, got "${value}"`);
+}
+
 function intOf(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined || value === '') return fallback;
   const n = Number(value);
@@ -93,8 +105,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!isAllowedTransport(new URL(icloudCaldavUrl))) {
     throw new Error(`ICLOUD_CALDAV_URL must use https (plain http is allowed only to loopback): ${icloudCaldavUrl}`);
   }
+  const graphqlIde = flagOf(env.GRAPHQL_IDE, true, 'GRAPHQL_IDE');
   return {
     port: intOf(env.PORT, 4000, 'PORT'),
+    graphqlIde,
+    graphqlIntrospection: flagOf(env.GRAPHQL_INTROSPECTION, graphqlIde, 'GRAPHQL_INTROSPECTION'),
     dataDir,
     databaseUrl: env.DATABASE_URL ?? join(dataDir, 'crm-calendar.sqlite'),
     redisUrl: env.REDIS_URL || undefined,

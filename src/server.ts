@@ -1,5 +1,6 @@
 import { ApolloServer } from '@apollo/server';
 import type { ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
@@ -26,6 +27,7 @@ import { createEventBus, type EventBus } from './pubsub';
 import { createSchema } from './schema';
 import { releaseAllLeases } from './sync/lease';
 import { createServices, type Services } from './services';
+import { introspectionRules, webUi } from './web-ui';
 
 /** A running API server. */
 export interface RunningServer {
@@ -133,7 +135,7 @@ export async function startServer(config: Config, logger: Logger, events: EventB
   const wsCleanup = useServer<Record<string, unknown>, { principal?: Principal }>(
     {
       schema,
-      validate: (s, document) => validate(s, document, [...specifiedRules, ...limitRules]),
+      validate: (s, document) => validate(s, document, [...specifiedRules, ...limitRules, ...introspectionRules(config)]),
       onConnect: (ctx) => wsPolicy.onConnect(ctx),
       onSubscribe: (ctx, _id, payload) => wsPolicy.onSubscribe(ctx, payload),
       context: (ctx): Context => ({ principal: ctx.extra.principal!, em: orm.fork(), services }),
@@ -149,9 +151,11 @@ export async function startServer(config: Config, logger: Logger, events: EventB
     validationRules: limitRules,
     parseOptions: { maxTokens: LIMITS.maxTokens },
     includeStacktraceInErrorResponses: false,
-    introspection: true,
+    introspection: config.graphqlIntrospection,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
+      // The IDE is ours (src/web-ui.ts, served from installed packages): never Apollo's page that loads a CDN.
+      ApolloServerPluginLandingPageDisabled(),
       observeOperations(metrics, logger),
       { serverWillStart: async () => ({ drainServer: async () => wsCleanup.dispose() }) },
     ],
@@ -177,6 +181,7 @@ export async function startServer(config: Config, logger: Logger, events: EventB
     }
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
+  app.use(webUi(config)); // GraphiQL (/graphiql, a browser GET of /graphql), /dashboard and / (src/web-ui.ts)
   app.use(
     GRAPHQL_PATH,
     // Front ends send a bearer token, never cookies: listed origins (or any, with "*") may call the API.
