@@ -102,7 +102,7 @@ export function webUi(config: Pick<Config, 'syncIntervalSeconds' | 'graphqlIde' 
     const unbuilt = (_req: Request, res: Response) =>
       void res.status(503).json({ errors: [{ message: 'The browser pages are not built: run "npm run build".', extensions: { code: 'SERVICE_UNAVAILABLE' } }] });
     router.get(['/dashboard', '/graphiql'], unbuilt);
-    router.get('/graphql', (req, res, next) => (wantsPage(req) ? unbuilt(req, res) : next()));
+    router.use('/graphql', (req, res, next) => (req.method === 'GET' && wantsPage(req) ? unbuilt(req, res) : next()));
     return router;
   }
   const html = (name: string) =>
@@ -126,7 +126,8 @@ export function webUi(config: Pick<Config, 'syncIntervalSeconds' | 'graphqlIde' 
   router.get('/graphiql', (req, res) => (settings.ide ? page(res, pages.ide, ideCsp(req)) : ideOff(res)));
   if (settings.ide) router.use('/graphiql/', assets(join(root, 'graphiql')));
   // A browser opening the API URL gets the IDE (Apollo's own landing page, which loads from a CDN, is never reached).
-  router.get('/graphql', (req, res, next) => (!wantsPage(req) ? next() : settings.ide ? page(res, pages.ide, ideCsp(req)) : ideOff(res)));
+  // `use`, not `get`: a router route for GET would answer the CORS preflight (OPTIONS) of the API itself.
+  router.use('/graphql', (req, res, next) => (req.method !== 'GET' || !wantsPage(req) ? next() : settings.ide ? page(res, pages.ide, ideCsp(req)) : ideOff(res)));
   if (!settings.introspection) {
     router.use('/graphql', express.json({ limit: '1mb' }), (req, res, next) => {
       const query = req.method === 'GET' ? req.query.query : (req.body as { query?: unknown } | undefined)?.query;
