@@ -90,17 +90,22 @@ export function planInbound(input: {
   const copies = input.copies ?? new Map<string, CrmCopy>();
   const listed = listing.kind === 'full' ? listing.members : listing.changed;
 
+  // What a full listing must list: the stored objects, and our copies with no push under way, stored or not
+  // (a copy whose etag never came back has no status row). One it lacks was deleted in iCloud: without the
+  // copies, a full listing missed such a deletion and the copy stayed SYNCED (found by the two-way property test).
+  const known = listing.kind === 'full' ? new Set([...stored.keys(), ...[...copies.values()].filter((c) => !c.pendingPush).map((c) => c.href)]) : new Set(stored.keys());
+
   // A calendar that had events and now lists none: a wrong URL or a server bug, not the user emptying it.
   // Keep everything until a later run confirms (vdirsyncer's "storage is empty" safety).
-  const emptyListing = listing.kind === 'full' && listed.length === 0 && stored.size > 0;
+  const emptyListing = listing.kind === 'full' && listed.length === 0 && known.size > 0;
   if (emptyListing && !input.emptyListingConfirmed) {
-    return { actions: [{ type: 'holdMassDeletion', stored: stored.size }], advanceToken: false, unfetched: [], emptyListing };
+    return { actions: [{ type: 'holdMassDeletion', stored: known.size }], advanceToken: false, unfetched: [], emptyListing };
   }
 
   const actions: InboundAction[] = [];
   const unfetched: string[] = [];
   const listedHrefs = new Set(listed.map((m) => m.href));
-  const gone = listing.kind === 'full' ? [...stored.keys()].filter((h) => !listedHrefs.has(h)) : listing.removed;
+  const gone = listing.kind === 'full' ? [...known].filter((h) => !listedHrefs.has(h)) : listing.removed;
 
   for (const href of new Set(gone)) {
     const copy = copies.get(href);

@@ -74,12 +74,24 @@ export async function pushCopy(em: EntityManager, syncKey: string, userId: strin
     case 'update': {
       if (action.type === 'move') await removeOldCopy(em, ctx, userId, action);
       const client = await ctx.clientFor(primary!);
+      // The versions of ours iCloud may hold, known before the write-ahead below forgets a new copy's hash; and
+      // whether this very version went out before (a try whose answer was lost): then the CRM has not changed since.
+      const ours = [link.contentHash, ...link.unconfirmed].filter((h): h is string => h !== null);
+      const sentBefore = link.unconfirmed.includes(desiredHash!);
       // Write-ahead: the href (of a new copy) and the version are stored before the PUT, so that a lost answer
       // or a crash leaves no orphan behind, and a later 412 against this version is known as our own.
       linkState.writing(link, desiredHash!, action.type === 'update' ? undefined : { href: hrefFor(primary!, link), calendarHref: primary!.href });
       await em.flush();
-      const written = action.type === 'update' ? await update(em, client, link, desired!, { ics: ics!, hash: desiredHash! }, ctx) : await create(client, link.href!, link, { ics: ics!, hash: desiredHash! });
+      const version = { ics: ics!, hash: desiredHash! };
+      const written = action.type === 'update' ? await update(em, client, link, desired!, version, ctx) : await create(em, client, link, desired!, version, ctx, { ours, sentBefore });
       if (!written) return 'done';
+      if ('kept' in written) {
+        // iCloud's version was kept: it is the inbound status row now, as our own writes are. Otherwise the
+        // next sync takes the copy for our own write and keeps the row of our old version under iCloud's
+        // etag (found by the inbound property test).
+        await recordOwnWrite(em, primary!, link, written.kept);
+        return 'done';
+      }
       const etag = written.etag ?? (await getObject(client, written.href))?.etag ?? null;
       linkState.pushed(link, { href: written.href, etag, contentHash: written.hash, calendarHref: primary!.href });
       await recordOwnWrite(em, primary!, link, written.ics);
@@ -107,37 +119,57 @@ function primaryState(primary: ExternalCalendar | null): PrimaryState {
 /** A rendered version of a copy and its content hash. */
 type Version = { ics: string; hash: string };
 type Written = { href: string; etag: string | null; hash: string; ics: string };
+/** iCloud's version of the copy was kept (the later change): its content. */
+type Kept = { kept: string };
 
 /** Where a copy is created: its UID's local part, in the primary calendar. */
 function hrefFor(primary: ExternalCalendar, link: AppointmentSyncLink): string {
   return new URL(`${encodeURIComponent(link.uid.replace(/@.*/, ''))}.ics`, primary.href).href;
 }
 
-/** PUT with If-None-Match: a 412 means the object exists, possibly ours from a try whose answer was lost. */
-async function create(client: CalDavClient, href: string, link: AppointmentSyncLink, { ics, hash }: Version): Promise<Written> {
-  const result = await putObject(client, href, ics, { ifNoneMatch: '*' });
-  if (result.ok) return { href, etag: result.etag, hash, ics };
+/**
+ * PUT with If-None-Match: a 412 means the object exists, possibly ours from a try whose answer was lost.
+ * Returns `kept` when iCloud's version was kept.
+ */
+async function create(em: EntityManager, client: CalDavClient, link: AppointmentSyncLink, desired: DesiredEvent, version: Version, ctx: PushContext, before: { ours: string[]; sentBefore: boolean }): Promise<Written | Kept> {
+  const href = link.href!;
+  const result = await putObject(client, href, version.ics, { ifNoneMatch: '*' });
+  if (result.ok) return { href, etag: result.etag, hash: version.hash, ics: version.ics };
   const existing = await getObject(client, href);
   if (!existing || !existing.data.includes(`UID:${link.uid}`)) throw new CalDavError('BAD_RESPONSE', `${href} exists and is not ours`);
-  return rewrite(client, href, existing.etag, hash, ics);
+  // Ours, from a try whose answer was lost; the user's iPhone may have changed it since (it saw the copy
+  // before we knew it was there). Writing over it unread lost that edit without a word (found by the
+  // two-way property test): it is settled as an update's 412 is. When this version had gone out already,
+  // the iPhone edited what the CRM still says: a later edit is followed, with no conflict to report.
+  return settle(em, client, link, desired, version, ctx, existing, { ours: before.ours, crmChanged: !before.sentBefore });
 }
 
 /**
  * PUT with If-Match. On 412 someone changed the event in iCloud: re-read it; if it is gone the copy is
- * DELETED_IN_ICLOUD; otherwise the later change wins (CRM `updatedAt` against iCloud LAST-MODIFIED) and the
- * loser is kept in an EDIT_CONFLICT warning. Returns null when iCloud's version was kept.
+ * DELETED_IN_ICLOUD (null); otherwise it is settled by `settle`.
  */
-async function update(em: EntityManager, client: CalDavClient, link: AppointmentSyncLink, desired: DesiredEvent, { ics, hash }: Version, ctx: PushContext): Promise<Written | null> {
+async function update(em: EntityManager, client: CalDavClient, link: AppointmentSyncLink, desired: DesiredEvent, version: Version, ctx: PushContext): Promise<Written | Kept | null> {
   const href = link.href!;
-  const result = await putObject(client, href, ics, { ifMatch: link.etag! });
-  if (result.ok) return { href, etag: result.etag, hash, ics };
+  const result = await putObject(client, href, version.ics, { ifMatch: link.etag! });
+  if (result.ok) return { href, etag: result.etag, hash: version.hash, ics: version.ics };
   const current = await getObject(client, href);
-  const user = await em.findOneOrFail(User, link.userId);
   if (!current) {
     linkState.deletedInICloud(link);
-    ctx.warn(await deletedWarning(em, user, link.syncKey));
+    ctx.warn(await deletedWarning(em, await em.findOneOrFail(User, link.userId), link.syncKey));
     return null;
   }
+  return settle(em, client, link, desired, version, ctx, current, { ours: [], crmChanged: true });
+}
+
+/**
+ * Settles a copy that iCloud holds in another version than the one we last knew (`current`, read after a
+ * 412): a version of ours (the link's, or one of `ours`) is written over; otherwise the later change wins
+ * (CRM `updatedAt` against iCloud LAST-MODIFIED). An iCloud version written over is kept in an EDIT_CONFLICT
+ * warning; a CRM version that loses is too when `crmChanged` (both sides changed the copy). Returns `kept`
+ * when iCloud's version was kept.
+ */
+async function settle(em: EntityManager, client: CalDavClient, link: AppointmentSyncLink, desired: DesiredEvent, { ics, hash }: Version, ctx: PushContext, current: { etag: string; data: string }, { ours, crmChanged }: { ours: string[]; crmChanged: boolean }): Promise<Written | Kept> {
+  const href = link.href!;
   const reading = await ctx.reader.read(current.data, { timezone: desired.timezone, accountAddresses: [], window: NO_BUSY });
   // An unreadable version in iCloud cannot be the later change: the CRM's is written over it.
   const theirs = 'events' in reading ? reading : null;
@@ -145,13 +177,14 @@ async function update(em: EntityManager, client: CalDavClient, link: Appointment
   if (theirs?.contentHash === hash) return { href, etag: current.etag, hash, ics };
   // iCloud holds a version of ours (the last confirmed one, or one whose answer was lost): nobody else
   // changed it, so there is nothing to settle: ours is written over it.
-  if (theirs && (theirs.contentHash === link.contentHash || link.unconfirmed.includes(theirs.contentHash))) return rewrite(client, href, current.etag, hash, ics);
+  if (theirs && (theirs.contentHash === link.contentHash || link.unconfirmed.includes(theirs.contentHash) || ours.includes(theirs.contentHash))) return rewrite(client, href, current.etag, hash, ics);
+  const user = await em.findOneOrFail(User, link.userId);
   const session = isSessionKey(link.syncKey);
   if (theirs && laterChangeWins({ crmModified: desired.lastModified, icloudModified: theirs.events[0]?.lastModified ?? null, session }) === 'icloud') {
-    ctx.warn(editConflictWarning(em, user, desired, theirs.events[0], 'icloud'));
+    if (crmChanged) ctx.warn(editConflictWarning(em, user, desired, theirs.events[0], 'icloud'));
     await applyICloudEdit(em, desired.appointmentIds[0], theirs.events[0]);
     linkState.editedInICloud(link, current.etag, theirs.contentHash);
-    return null;
+    return { kept: current.data };
   }
   ctx.warn(editConflictWarning(em, user, desired, theirs?.events[0], 'crm'));
   return rewrite(client, href, current.etag, hash, ics);
@@ -175,7 +208,7 @@ async function removeCopy(client: CalDavClient, href: string, etag: string | nul
   if (current && !(await deleteObject(client, href, current.etag)).ok) throw new CalDavError('UNAVAILABLE', `${href} keeps changing in iCloud: retrying`);
 }
 
-/** Stores our write as the inbound status row, so the next inbound pass sees the same etag and skips it (no echo). */
+/** Stores our write (or iCloud's version we kept) as the inbound status row, so the next inbound pass sees the same etag and skips it (no echo). */
 async function recordOwnWrite(em: EntityManager, calendar: ExternalCalendar, link: AppointmentSyncLink, ics: string): Promise<void> {
   if (!link.href || !link.etag) return;
   const row = (await em.findOne(ExternalEvent, { calendar, href: link.href })) ?? em.create(ExternalEvent, { calendar, href: link.href, etag: link.etag, uid: link.uid, contentHash: '', raw: '' });
