@@ -3,7 +3,7 @@ import { computeAvailability, type Block } from '../src/availability/availabilit
 import { candidateSlots } from '../src/availability/slots';
 import { CrmCalendar } from '../src/entities/crm-calendar.entity';
 import { availability } from '../src/services/availability.service';
-import { parseCalendarObject } from '../src/sync/ical-busy';
+import { parseCalendarObject } from '../src/sync/ical/calendar-object';
 import type { CalDavTarget } from '../dev/caldav-targets';
 import { at, crmFixture, nextWeekday } from '../dev/crm-fixture';
 import { vevent } from '../dev/phone';

@@ -1,8 +1,8 @@
 import 'reflect-metadata';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { parseCalendarObject } from '../src/sync/ical-busy';
+import { parseCalendarObject } from '../src/sync/ical/calendar-object';
 import { horizon } from '../src/sync/horizon';
-import { createIcalReader } from '../src/sync/ical.pool';
+import { createIcalReader } from '../src/sync/ical/reader.pool';
 import { HOSTILE_CORPUS as CORPUS } from '../dev/hostile-corpus';
 
 /**

@@ -1,10 +1,10 @@
 import 'reflect-metadata';
 import { createDAVClient } from 'tsdav';
-import { CalDavClient } from '../src/sync/caldav.client';
-import { readCalendar } from '../src/sync/calendar-reader';
+import { CalDavClient } from '../src/sync/caldav/caldav.client';
+import { readCalendar } from '../src/sync/inbound/calendar-reader';
 import { horizon } from '../src/sync/horizon';
-import { createIcalReader } from '../src/sync/ical.pool';
-import type { StoredObject } from '../src/sync/inbound.planner';
+import { createIcalReader } from '../src/sync/ical/reader.pool';
+import type { StoredObject } from '../src/sync/inbound/inbound.planner';
 import { radicaleTarget } from '../dev/caldav-targets';
 import { Phone, vevent } from '../dev/phone';
 import { benchAvailability } from './availability';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { isAllowedTransport } from './sync/transport-policy';
+import { isAllowedTransport } from './sync/caldav/transport-policy';
 
 /** Runtime configuration, read from the environment (see DESIGN.md, "Configuration"). */
 export interface Config {

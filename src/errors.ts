@@ -1,6 +1,6 @@
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { Logger } from './logger';
-import { CalDavError } from './sync/caldav.errors';
+import { CalDavError } from './sync/caldav/caldav.errors';
 
 /** Error codes clients see in `extensions.code`. */
 export type ErrorCode =

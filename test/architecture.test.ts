@@ -41,6 +41,6 @@ describe('the import structure', () => {
       .flatMap((file) => readFileSync(join(ROOT, file), 'utf8').split('\n').map((line, i) => [file, i + 1, line] as const))
       .filter(([, , line]) => /\b(status|state)\s*[:=]\s*(IntegrationStatus|SyncState)\./.test(line))
       .map(([file]) => file);
-    expect([...new Set(setters)].sort()).toEqual(['src/services/integration-status.ts', 'src/sync/sync-link-state.ts']);
+    expect([...new Set(setters)].sort()).toEqual(['src/services/integration-status.ts', 'src/sync/outbound/sync-link-state.ts']);
   });
 });

@@ -9,8 +9,8 @@ import { AppointmentSyncLink, SyncState } from '../src/entities/sync-link.entity
 import { SyncOutcome } from '../src/entities/sync-run.entity';
 import { AppError } from '../src/errors';
 import { createCrmCalendar } from '../src/services/crm-calendar.service';
-import { uidFor } from '../src/sync/event-renderer';
-import { CRM_UID_SUFFIX } from '../src/sync/inbound.executor';
+import { uidFor } from '../src/sync/ical/event-renderer';
+import { CRM_UID_SUFFIX } from '../src/sync/sync-key';
 import { appointmentKey } from '../src/sync/sync-key';
 import { allDayEvent, busyRows, cleanSlate, clock, connectUser, drainNow, movedEvent, phoneEvent, propertyStats, startMemoryWorld, timesOf, type MemoryUser, type MemoryWorld } from './harness/memory-world';
 

@@ -1,3 +1,4 @@
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { AppError } from '../errors';
 
@@ -22,6 +23,21 @@ export function signToken(principal: Principal, secret: string, expiresInSeconds
   return jwt.sign(claims, secret, { algorithm: 'HS256', subject: sub, expiresIn: expiresInSeconds });
 }
 
+/** HS256 key objects by secret: built once, not on every check (jsonwebtoken builds one per call from a string). */
+const keys = new Map<string, KeyObject>();
+
+function keyOf(secret: string): KeyObject | string {
+  // An empty secret stays as it is: jsonwebtoken refuses it (no key material) as before.
+  if (!secret) return secret;
+  let key = keys.get(secret);
+  if (!key) {
+    if (keys.size >= 16) keys.clear();
+    key = createSecretKey(Buffer.from(secret));
+    keys.set(secret, key);
+  }
+  return key;
+}
+
 /**
  * Verifies a bearer token (with or without the `Bearer ` prefix) and returns its principal.
  * Throws `AppError('UNAUTHENTICATED')` when it is missing, expired, forged or lacks a claim.
@@ -31,7 +47,7 @@ export function verifyToken(header: string | undefined, secret: string): Princip
   if (!token) throw new AppError('UNAUTHENTICATED', 'Missing token: send "Authorization: Bearer <JWT>".');
   let claims: jwt.JwtPayload;
   try {
-    claims = jwt.verify(token, secret, { algorithms: ['HS256'] }) as jwt.JwtPayload;
+    claims = jwt.verify(token, keyOf(secret), { algorithms: ['HS256'] }) as jwt.JwtPayload;
   } catch (e) {
     const expired = e instanceof jwt.TokenExpiredError;
     throw new AppError('UNAUTHENTICATED', expired ? 'Token expired: get a new token.' : 'Invalid token.');

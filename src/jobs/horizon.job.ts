@@ -3,7 +3,7 @@ import type { Logger } from '../logger';
 import type { Orm } from '../orm';
 import { recomputeBusy } from '../sync/busy-index';
 import { horizon } from '../sync/horizon';
-import type { IcalReader } from '../sync/ical.pool';
+import type { IcalReader } from '../sync/ical/reader.pool';
 
 /**
  * Rolls the busy-time horizon forward: every stored iCloud event's busy intervals are recomputed for the

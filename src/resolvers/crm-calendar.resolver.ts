@@ -7,7 +7,7 @@ import { AppError } from '../errors';
 import { availability } from '../services/availability.service';
 import { checkRange } from '../services/range';
 import { calendarFor, createCrmCalendar, listCrmCalendars, updateCrmCalendar } from '../services/crm-calendar.service';
-import { isTimeZone } from '../sync/timezones';
+import { isTimeZone } from '../sync/ical/timezones';
 import { CreateCrmCalendarInput, CrmCalendarObject, TimeSlotType } from './crm-calendar.types';
 
 /** Longest range one `availableSlots` query may ask for. */

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { Principal } from '../auth/jwt';
-import { BusyInterval } from '../entities/busy-interval.entity';
 import { IntegrationStatus } from '../entities/calendar-integration.entity';
+import { asDate, dateParam, plainRows } from './availability.service';
 import { checkRange } from './range';
 import { resolveSubject } from './user.service';
 
@@ -10,21 +10,20 @@ export const MAX_BLOCKED_RANGE_DAYS = 93;
 
 /**
  * Busy time of a user's iCloud calendars checked for conflicts, overlapping [from, to), from the local
- * index only. Titles are private: returned to their owner only, null for anyone else.
+ * index only (plain rows: no entities built). Titles are private: returned to their owner only, null for anyone else.
  */
 export async function blockedTimes(em: EntityManager, principal: Principal, from: Date, to: Date, userId?: string | null) {
   checkRange(from, to, MAX_BLOCKED_RANGE_DAYS);
   const subject = await resolveSubject(em, principal, userId);
   const own = subject.externalId === principal.sub && subject.tenantId === principal.tenantId;
-  const rows = await em.find(
-    BusyInterval,
-    {
-      userId: subject.id,
-      startsAt: { $lt: to },
-      endsAt: { $gt: from },
-      calendar: { checkForConflicts: true, integration: { status: { $ne: IntegrationStatus.DISCONNECTED } } },
-    },
-    { orderBy: { startsAt: 'asc' } },
+  const rows = await plainRows(
+    em,
+    `select b.starts_at, b.ends_at, b.calendar_id, b.title from busy_interval b
+      join external_calendar c on c.id = b.calendar_id
+      join calendar_integration i on i.id = c.integration_id
+      where b.user_id = ? and b.starts_at < ? and b.ends_at > ? and c.check_for_conflicts = ? and i.status <> ?
+      order by b.starts_at asc`,
+    [subject.id, dateParam(em, to), dateParam(em, from), true, IntegrationStatus.DISCONNECTED],
   );
-  return rows.map((b) => ({ startsAt: b.startsAt, endsAt: b.endsAt, calendarId: b.calendar.id, title: own ? b.title : null }));
+  return rows.map((b) => ({ startsAt: asDate(b.starts_at), endsAt: asDate(b.ends_at), calendarId: b.calendar_id as string, title: own ? ((b.title as string | null) ?? null) : null }));
 }

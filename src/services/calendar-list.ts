@@ -1,6 +1,6 @@
 import type { CalendarIntegration } from '../entities/calendar-integration.entity';
 import { ExternalCalendar } from '../entities/external-calendar.entity';
-import type { DiscoveredCalendar } from '../sync/caldav.client';
+import type { DiscoveredCalendar } from '../sync/caldav/caldav.client';
 
 /** The reconciler lists an account's calendars again at most this often (calendars added or removed in iCloud). */
 export const CALENDAR_LIST_EVERY_MS = 3600 * 1000;

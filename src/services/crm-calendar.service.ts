@@ -3,7 +3,7 @@ import type { Principal } from '../auth/jwt';
 import { CrmCalendar, CrmCalendarMember, CrmCalendarType, MemberPriority, RoundRobinMode, type OpenHours } from '../entities/crm-calendar.entity';
 import { User } from '../entities/user.entity';
 import { AppError } from '../errors';
-import { isTimeZone } from '../sync/timezones';
+import { isTimeZone } from '../sync/ical/timezones';
 
 export interface CrmCalendarInput {
   name: string;

@@ -4,7 +4,7 @@ import { integrationView } from '../entities/events';
 import { IntegrationStatusChange } from '../entities/integration-status-change.entity';
 import type { EventBus } from '../pubsub';
 import { backoffSeconds, FAILURES_BEFORE_ERROR } from '../sync/backoff';
-import type { DiscoveredCalendar } from '../sync/caldav.client';
+import type { DiscoveredCalendar } from '../sync/caldav/caldav.client';
 import { applyCalendarList } from './calendar-list';
 
 export interface IntegrationStatusDeps {

@@ -12,15 +12,15 @@ import type { Orm } from '../orm';
 import type { EventBus } from '../pubsub';
 import { conflictWarningView } from '../entities/events';
 import { backoffSeconds } from '../sync/backoff';
-import type { CalDavClient } from '../sync/caldav.client';
-import type { CalDavClients } from '../sync/caldav-clients';
-import { CalDavError } from '../sync/caldav.errors';
-import { uidFor } from '../sync/event-renderer';
-import type { IcalReader } from '../sync/ical.pool';
+import type { CalDavClient } from '../sync/caldav/caldav.client';
+import type { CalDavClients } from '../sync/caldav/caldav-clients';
+import { CalDavError } from '../sync/caldav/caldav.errors';
+import { uidFor } from '../sync/ical/event-renderer';
+import type { IcalReader } from '../sync/ical/reader.pool';
 import { claimLease, leaseFreeAt, releaseLease } from '../sync/lease';
-import { pushCopy } from '../sync/outbound.executor';
-import { linkState } from '../sync/sync-link-state';
-import { syncKeyOf } from './availability.service';
+import { pushCopy } from '../sync/outbound/outbound.executor';
+import { linkState } from '../sync/outbound/sync-link-state';
+import { syncKeyOf } from '../sync/sync-key';
 import type { IntegrationStatusMachine } from './integration-status';
 
 export interface OutboxServiceDeps {

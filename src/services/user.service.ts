@@ -3,9 +3,9 @@ import type { Principal } from '../auth/jwt';
 import { User } from '../entities/user.entity';
 import { AppError } from '../errors';
 import { recomputeBusy } from '../sync/busy-index';
-import type { IcalReader } from '../sync/ical.pool';
+import type { IcalReader } from '../sync/ical/reader.pool';
 import { horizon } from '../sync/horizon';
-import { isTimeZone } from '../sync/timezones';
+import { isTimeZone } from '../sync/ical/timezones';
 
 /**
  * Returns the caller's user record, creating it on first sight from the token's `sub` and `tenantId`

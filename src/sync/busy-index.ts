@@ -2,8 +2,8 @@ import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import { BusyInterval } from '../entities/busy-interval.entity';
 import { EventOrigin, ExternalEvent } from '../entities/external-event.entity';
 import { User } from '../entities/user.entity';
-import type { Interval, ParsedEvent } from './ical-busy';
-import type { IcalReader } from './ical.pool';
+import type { Interval, ParsedEvent } from './ical/calendar-object';
+import type { IcalReader } from './ical/reader.pool';
 
 /**
  * Replaces the busy rows of one stored event with the intervals of its parsed events. Only events

@@ -1,8 +1,8 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { Appointment, AppointmentAssignee, AppointmentStatus } from '../entities/appointment.entity';
 import { ConflictKind, ConflictWarning } from '../entities/conflict-warning.entity';
-import type { DesiredEvent } from './event-renderer';
-import type { Interval, ParsedEvent } from './ical-busy';
+import type { DesiredEvent } from './ical/event-renderer';
+import type { Interval, ParsedEvent } from './ical/calendar-object';
 import { appointmentsOf } from './sync-key';
 
 const fmt = (d: Date) => d.toISOString().replace(':00.000Z', 'Z').replace('T', ' ');

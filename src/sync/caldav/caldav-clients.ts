@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
-import type { CredentialsCipher } from '../auth/credentials.cipher';
-import type { CalendarIntegration } from '../entities/calendar-integration.entity';
+import type { CredentialsCipher } from '../../auth/credentials.cipher';
+import type { CalendarIntegration } from '../../entities/calendar-integration.entity';
 import { CalDavClient } from './caldav.client';
 import { CalDavError } from './caldav.errors';
 import type { DavTransport } from './dav-fetch';

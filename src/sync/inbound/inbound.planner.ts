@@ -1,5 +1,5 @@
-import type { ParsedEvent } from './ical-busy';
-import { isSessionKey } from './sync-key';
+import type { ParsedEvent } from '../ical/calendar-object';
+import { isSessionKey } from '../sync-key';
 
 /** What is stored of one href since the last sync (the status row). */
 export interface StoredObject {

@@ -1,5 +1,5 @@
 import ICAL from 'ical.js';
-import { guardCalendarObject, MalformedCalendarObject } from './ical-guard';
+import { guardCalendarObject, MalformedCalendarObject } from './guard';
 
 export { MalformedCalendarObject };
 import { describeFrequency, EXPANSION_LIMITS, fastForward, neverOccurs, seriesEnd, SUB_DAILY } from './recurrence-bounds';

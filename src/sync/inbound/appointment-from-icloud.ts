@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { Appointment } from '../entities/appointment.entity';
-import type { ParsedEvent } from './ical-busy';
+import { Appointment } from '../../entities/appointment.entity';
+import type { ParsedEvent } from '../ical/calendar-object';
 
 /**
  * The notes part of a description we rendered (notes, then our "Contact:" trailer, see desired-event.ts),

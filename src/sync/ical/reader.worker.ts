@@ -1,5 +1,5 @@
-import { MalformedCalendarObject, parseCalendarObject, type ParsedEvent } from './ical-busy';
-import { contentHash } from './ical-hash';
+import { MalformedCalendarObject, parseCalendarObject, type ParsedEvent } from './calendar-object';
+import { contentHash } from './content-hash';
 
 /** What reading one calendar object gives: its events and content hash, or why it cannot be used. */
 export type ObjectReading = { events: ParsedEvent[]; contentHash: string } | { malformed: string };
@@ -28,7 +28,7 @@ export function fromWire(wire: WireReading): ObjectReading {
 }
 
 /**
- * Reads one calendar object in a worker thread (see `ical.pool.ts`): parse, busy expansion and content
+ * Reads one calendar object in a worker thread (see `reader.pool.ts`): parse, busy expansion and content
  * hash. Never throws: whatever fails for this object (a bug in ical.js included) makes it `malformed`,
  * so that the sync skips it with a warning and goes on with the others.
  */

@@ -1,6 +1,6 @@
 import ICAL from 'ical.js';
 import { createHash } from 'node:crypto';
-import { CRM_UID_SUFFIX } from './inbound.executor';
+import { CRM_UID_SUFFIX } from '../sync-key';
 import { registerTimezones, requireZone } from './timezones';
 
 /** What the CRM wants an iCloud event to say. */

@@ -1,17 +1,17 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { BusyInterval } from '../entities/busy-interval.entity';
-import type { ConflictWarning } from '../entities/conflict-warning.entity';
-import type { ExternalCalendar } from '../entities/external-calendar.entity';
-import { EventOrigin, ExternalEvent } from '../entities/external-event.entity';
-import { OutboxEntry } from '../entities/outbox-entry.entity';
-import { AppointmentSyncLink } from '../entities/sync-link.entity';
+import { BusyInterval } from '../../entities/busy-interval.entity';
+import type { ConflictWarning } from '../../entities/conflict-warning.entity';
+import type { ExternalCalendar } from '../../entities/external-calendar.entity';
+import { EventOrigin, ExternalEvent } from '../../entities/external-event.entity';
+import { OutboxEntry } from '../../entities/outbox-entry.entity';
+import { AppointmentSyncLink } from '../../entities/sync-link.entity';
 import { applyICloudEdit } from './appointment-from-icloud';
-import { linkState } from './sync-link-state';
-import { replaceBusy } from './busy-index';
-import { deletedWarning, doubleBookings } from './conflicts';
-import type { ParsedEvent } from './ical-busy';
+import { linkState } from '../outbound/sync-link-state';
+import { replaceBusy } from '../busy-index';
+import { deletedWarning, doubleBookings } from '../conflicts';
+import type { ParsedEvent } from '../ical/calendar-object';
 import type { InboundPlan } from './inbound.planner';
-import { parseSyncKey } from './sync-key';
+import { CRM_UID_SUFFIX, parseSyncKey } from '../sync-key';
 
 /** Counts a sync run reports, what it skipped (`warnings`), and the warnings it raised for the CRM user. */
 export interface ApplyResult {
@@ -21,9 +21,6 @@ export interface ApplyResult {
   warnings: string[];
   conflicts: ConflictWarning[];
 }
-
-/** UIDs of the events this server writes for CRM appointments end with this suffix. */
-export const CRM_UID_SUFFIX = '@crm-calendar-core';
 
 const originOf = (events: ParsedEvent[]) => (events.some((e) => e.uid.endsWith(CRM_UID_SUFFIX)) ? EventOrigin.CRM : EventOrigin.ICLOUD);
 

@@ -1,22 +1,22 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { IntegrationStatus } from '../entities/calendar-integration.entity';
-import type { ConflictWarning } from '../entities/conflict-warning.entity';
-import { ExternalCalendar } from '../entities/external-calendar.entity';
-import { EventOrigin, ExternalEvent } from '../entities/external-event.entity';
-import { AppointmentSyncLink, SyncState } from '../entities/sync-link.entity';
-import { User } from '../entities/user.entity';
+import { IntegrationStatus } from '../../entities/calendar-integration.entity';
+import type { ConflictWarning } from '../../entities/conflict-warning.entity';
+import { ExternalCalendar } from '../../entities/external-calendar.entity';
+import { EventOrigin, ExternalEvent } from '../../entities/external-event.entity';
+import { AppointmentSyncLink, SyncState } from '../../entities/sync-link.entity';
+import { User } from '../../entities/user.entity';
 import { linkState } from './sync-link-state';
-import { applyICloudEdit } from './appointment-from-icloud';
-import { deletedWarning, editConflictWarning } from './conflicts';
-import type { CalDavClient } from './caldav.client';
-import { CalDavError } from './caldav.errors';
-import { deleteObject, getObject, putObject } from './caldav-objects';
+import { applyICloudEdit } from '../inbound/appointment-from-icloud';
+import { deletedWarning, editConflictWarning } from '../conflicts';
+import type { CalDavClient } from '../caldav/caldav.client';
+import { CalDavError } from '../caldav/caldav.errors';
+import { deleteObject, getObject, putObject } from '../caldav/caldav-objects';
 import { desiredEvent } from './desired-event';
-import { laterChangeWins, planPush, type PrimaryState } from './push.planner';
-import { renderEvent, uidFor, type DesiredEvent } from './event-renderer';
-import type { IcalReader } from './ical.pool';
-import { contentHash } from './ical-hash';
-import { isSessionKey } from './sync-key';
+import { laterChangeWins, planPush, type PrimaryState } from './outbound.planner';
+import { renderEvent, uidFor, type DesiredEvent } from '../ical/event-renderer';
+import type { IcalReader } from '../ical/reader.pool';
+import { contentHash } from '../ical/content-hash';
+import { isSessionKey } from '../sync-key';
 
 /** How a push ended: done (the entry goes), or waiting for the user to reconnect (the entry stays). */
 export type PushOutcome = 'done' | 'waitingForReconnect';

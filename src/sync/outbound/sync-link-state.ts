@@ -1,4 +1,4 @@
-import { SyncState, type AppointmentSyncLink } from '../entities/sync-link.entity';
+import { SyncState, type AppointmentSyncLink } from '../../entities/sync-link.entity';
 
 /**
  * After this many failed attempts a copy shows FAILED (with the reason). Its outbox entry stays and is

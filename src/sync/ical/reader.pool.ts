@@ -2,9 +2,9 @@ import pLimit from 'p-limit';
 import { Piscina } from 'piscina';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import type { BusyContext } from './ical-busy';
-import { guardCalendarObject, MalformedCalendarObject } from './ical-guard';
-import { fromWire, type ObjectReading, type ReadTask, type WireReading } from './ical.worker';
+import type { BusyContext } from './calendar-object';
+import { guardCalendarObject, MalformedCalendarObject } from './guard';
+import { fromWire, type ObjectReading, type ReadTask, type WireReading } from './reader.worker';
 
 /** An object that overran its budget is read once more with this many times the budget before it is given up. */
 const RETRY_FACTOR = 3;
@@ -30,7 +30,7 @@ export interface IcalReaderOptions {
  * cannot load: it takes the build's copy (`npm test` builds first).
  */
 function workerFile(): string {
-  return __filename.endsWith('.ts') ? join(__dirname, '..', '..', 'dist', 'src', 'sync', 'ical.worker.js') : join(__dirname, 'ical.worker.js');
+  return __filename.endsWith('.ts') ? join(__dirname, '..', '..', '..', 'dist', 'src', 'sync', 'ical', 'reader.worker.js') : join(__dirname, 'reader.worker.js');
 }
 
 /**

@@ -1,8 +1,8 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { Appointment, AppointmentStatus } from '../entities/appointment.entity';
-import { CrmCalendarType } from '../entities/crm-calendar.entity';
-import type { DesiredEvent } from './event-renderer';
-import { appointmentsOf } from './sync-key';
+import { Appointment, AppointmentStatus } from '../../entities/appointment.entity';
+import { CrmCalendarType } from '../../entities/crm-calendar.entity';
+import type { DesiredEvent } from '../ical/event-renderer';
+import { appointmentsOf } from '../sync-key';
 
 function contactLine(c: { name: string; email: string | null; phone: string | null }): string {
   return [c.name, c.email ? `<${c.email}>` : null, c.phone].filter(Boolean).join(' ');

@@ -1,8 +1,8 @@
-import type { CalDavClient, CalendarObject } from './caldav.client';
-import { CalDavError } from './caldav.errors';
-import type { BusyContext } from './ical-busy';
-import type { IcalReader } from './ical.pool';
-import type { ObjectReading } from './ical.worker';
+import type { CalDavClient, CalendarObject } from '../caldav/caldav.client';
+import { CalDavError } from '../caldav/caldav.errors';
+import type { BusyContext } from '../ical/calendar-object';
+import type { IcalReader } from '../ical/reader.pool';
+import type { ObjectReading } from '../ical/reader.worker';
 import { looksLikeFullListing, planFetch, type FetchedObject, type Listing, type StoredObject } from './inbound.planner';
 
 /** What one calendar looks like remotely since the last sync, with the changed objects fetched and parsed. */
