@@ -1,6 +1,6 @@
 import { SaxesParser, type SaxesTagNS } from 'saxes';
-import type { DavTransport } from '../src/sync/dav-fetch';
-import { buildXml, el, NS, type XmlNode } from '../src/sync/webdav-xml';
+import type { DavTransport } from '../src/sync/caldav/dav-fetch';
+import { buildXml, el, NS, type XmlNode } from '../src/sync/caldav/webdav-xml';
 import { prng } from './fault-proxy';
 
 /**

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseCalendarObject, MalformedCalendarObject, type BusyContext } from '../src/sync/ical-busy';
+import { parseCalendarObject, MalformedCalendarObject, type BusyContext } from '../src/sync/ical/calendar-object';
 
 const DIR = join(__dirname, 'fixtures', 'ics');
 const FILES = readdirSync(DIR).filter((f) => f.endsWith('.ics'));

@@ -13,7 +13,7 @@ import {
 } from 'graphql';
 import { radicaleTarget, type CalDavTarget } from '../dev/caldav-targets';
 import { startTestApp, type TestApp } from '../dev/app';
-import { createIcalReader } from '../src/sync/ical.pool';
+import { createIcalReader } from '../src/sync/ical/reader.pool';
 
 const FIXTURES = join(__dirname, 'fixtures', 'ics');
 const REAL = readdirSync(FIXTURES).filter((f) => f.endsWith('.ics')).map((f) => readFileSync(join(FIXTURES, f), 'utf8'));

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import ICAL from 'ical.js';
-import { parseCalendarObject, MalformedCalendarObject, type BusyContext } from '../src/sync/ical-busy';
-import { OBJECT_LIMITS } from '../src/sync/ical-guard';
-import { EXPANSION_LIMITS } from '../src/sync/recurrence-bounds';
-import { registerTimezones } from '../src/sync/timezones';
+import { parseCalendarObject, MalformedCalendarObject, type BusyContext } from '../src/sync/ical/calendar-object';
+import { OBJECT_LIMITS } from '../src/sync/ical/guard';
+import { EXPANSION_LIMITS } from '../src/sync/ical/recurrence-bounds';
+import { registerTimezones } from '../src/sync/ical/timezones';
 import { calendar, event, HOSTILE_CORPUS, manyEvents, nestedComponents } from '../dev/hostile-corpus';
 
 const WINDOW = { start: new Date('2026-11-01T00:00:00Z'), end: new Date('2027-12-01T00:00:00Z') };

@@ -10,8 +10,8 @@ import { AppointmentSyncLink, SyncState } from '../src/entities/sync-link.entity
 import { SyncOutcome } from '../src/entities/sync-run.entity';
 import { AppError } from '../src/errors';
 import { createCrmCalendar } from '../src/services/crm-calendar.service';
-import { uidFor } from '../src/sync/event-renderer';
-import { contentHash } from '../src/sync/ical-hash';
+import { uidFor } from '../src/sync/ical/event-renderer';
+import { contentHash } from '../src/sync/ical/content-hash';
 import { appointmentKey } from '../src/sync/sync-key';
 import { allDayEvent, busyRows, cleanSlate, clock, connectUser, drainNow, movedEvent, phoneEvent, propertyStats, startMemoryWorld, timesOf, type MemoryUser, type MemoryWorld } from './harness/memory-world';
 

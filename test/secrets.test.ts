@@ -3,8 +3,8 @@ import { Writable } from 'node:stream';
 import { CredentialsCipher } from '../src/auth/credentials.cipher';
 import { loadConfig } from '../src/config';
 import { createLogger } from '../src/logger';
-import { CalDavError } from '../src/sync/caldav.errors';
-import { createDavFetch } from '../src/sync/dav-fetch';
+import { CalDavError } from '../src/sync/caldav/caldav.errors';
+import { createDavFetch } from '../src/sync/caldav/dav-fetch';
 import { icloudTarget, type CalDavTarget } from '../dev/caldav-targets';
 import { CONNECT, dataOf, INTEGRATIONS, startTestApp } from '../dev/app';
 

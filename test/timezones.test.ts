@@ -1,5 +1,5 @@
-import { renderEvent } from '../src/sync/event-renderer';
-import { isTimeZone } from '../src/sync/timezones';
+import { renderEvent } from '../src/sync/ical/event-renderer';
+import { isTimeZone } from '../src/sync/ical/timezones';
 
 const event = (timezone: string) => ({
   uid: 'tz-test@crm-calendar-core',

@@ -2,10 +2,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { TARGETS, type CalDavTarget, type TargetAccount } from '../dev/caldav-targets';
 import { Phone, vevent } from '../dev/phone';
-import { CalDavClient } from '../src/sync/caldav.client';
-import { putObject } from '../src/sync/caldav-objects';
-import { CalDavError } from '../src/sync/caldav.errors';
-import { buildXml, el, findProp, hrefOf, NS, readInnerStatus, readMultistatus, textOf, type Multistatus } from '../src/sync/webdav-xml';
+import { CalDavClient } from '../src/sync/caldav/caldav.client';
+import { putObject } from '../src/sync/caldav/caldav-objects';
+import { CalDavError } from '../src/sync/caldav/caldav.errors';
+import { buildXml, el, findProp, hrefOf, NS, readInnerStatus, readMultistatus, textOf, type Multistatus } from '../src/sync/caldav/webdav-xml';
 
 const HOST = 'dav.example.test';
 const OPTIONS = { maxBytes: 1024 * 1024, host: HOST };
