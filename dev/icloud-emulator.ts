@@ -20,7 +20,8 @@ export interface ICloudEmulator {
   /** Front URL, what `ICLOUD_CALDAV_URL` points at. */
   url: string;
   partitionUrl: string;
-  addAccount(appleId?: string): EmulatedAccount;
+  /** A new account; `appSpecificPassword` fixes its password (the demo's), otherwise one is generated. */
+  addAccount(appleId?: string, appSpecificPassword?: string): EmulatedAccount;
   /** Revokes the account's app-specific password (as changing the Apple ID password does). */
   revoke(appleId: string): void;
   /** Issues a new app-specific password for a revoked account. */
@@ -71,8 +72,24 @@ function specialCollections(home: string): string {
     .join('');
 }
 
+/** Where the emulation listens: free ports unless `port` fixes one (the demo's), used on both hosts. */
+export interface ICloudEmulatorOptions {
+  port?: number;
+}
+
+/** Listens on `port` of `host` (throwing a clear error when it is taken), or on a free port when none is given. */
+function listenOn(server: ReturnType<typeof createServer>, host: string, port: number | undefined): Promise<string> {
+  if (!port) return listen(server, host);
+  return new Promise((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(e.code === 'EADDRINUSE' ? new Error(`${host}:${port} is in use: stop what listens there or choose another port`) : e),
+    );
+    server.listen(port, host, () => resolve(`http://${host}:${port}`));
+  });
+}
+
 /** Starts the front (127.0.0.1) and partition (127.0.0.2) hosts in front of `radicale`. */
-export async function startICloudEmulator(radicale: RadicaleServer): Promise<ICloudEmulator> {
+export async function startICloudEmulator(radicale: RadicaleServer, options: ICloudEmulatorOptions = {}): Promise<ICloudEmulator> {
   const accounts = new Map<string, EmulatedAccount & { revoked: boolean; backendPassword: string }>();
   const failures: { status: number; retryAfterSeconds?: number; body?: string; host?: 'front' | 'partition' }[] = [];
   const requests = { front: 0, partition: 0 };
@@ -193,13 +210,16 @@ export async function startICloudEmulator(radicale: RadicaleServer): Promise<ICl
 
   const frontServer = createServer(handler('front'));
   const partitionServer = createServer(handler('partition'));
-  const url = await listen(frontServer, '127.0.0.1');
-  partitionUrl = await listen(partitionServer, PARTITION_HOST);
+  const url = await listenOn(frontServer, '127.0.0.1', options.port);
+  partitionUrl = await listenOn(partitionServer, PARTITION_HOST, options.port).catch((e) => {
+    frontServer.close();
+    throw e;
+  });
 
-  function addAccount(appleId = `user${randomInt(1e9)}@icloud.example`): EmulatedAccount {
+  function addAccount(appleId = `user${randomInt(1e9)}@icloud.example`, password = appPassword()): EmulatedAccount {
     const account = {
       appleId: appleId.toLowerCase(),
-      appSpecificPassword: appPassword(),
+      appSpecificPassword: password,
       dsid: String(randomInt(1e9, 2e9)),
       revoked: false,
       backendPassword: randomBytes(12).toString('hex'),
