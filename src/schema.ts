@@ -8,14 +8,13 @@ import { ConflictWarningResolver } from './resolvers/conflict-warning.resolver';
 import { CrmCalendarResolver } from './resolvers/crm-calendar.resolver';
 import { ViewerResolver } from './resolvers/viewer.resolver';
 import { SupportResolver } from './resolvers/support.resolver';
-import { supportIsReadOnly } from './resolvers/visibility';
 
 /**
  * Builds the executable schema (argument validation on). Subscriptions read `events` through their own
  * `subscribe` functions; type-graphql insists on a pubSub all the same. Throws when resolver types are inconsistent.
  */
 export function createSchema(events: EventBus): Promise<GraphQLSchema> {
-  return buildSchema({ resolvers: [ViewerResolver, IntegrationResolver, SyncResolver, CrmCalendarResolver, AppointmentResolver, ConflictWarningResolver, SupportResolver], validate: true, pubSub: events as never, globalMiddlewares: [supportIsReadOnly] });
+  return buildSchema({ resolvers: [ViewerResolver, IntegrationResolver, SyncResolver, CrmCalendarResolver, AppointmentResolver, ConflictWarningResolver, SupportResolver], validate: true, pubSub: events as never });
 }
 
 /** The SDL committed as `schema.graphql`: sorted, so that it changes only when the contract does. */

@@ -28,6 +28,7 @@ import { createSchema } from './schema';
 import { releaseAllLeases } from './sync/lease';
 import { createServices, type Services } from './services';
 import { introspectionRules, webUi } from './web-ui';
+import { supportWriteRefusal } from './resolvers/visibility';
 
 /** A running API server. */
 export interface RunningServer {
@@ -157,6 +158,16 @@ export async function startServer(config: Config, logger: Logger, events: EventB
       // The IDE is ours (src/web-ui.ts, served from installed packages): never Apollo's page that loads a CDN.
       ApolloServerPluginLandingPageDisabled(),
       observeOperations(metrics, logger),
+      {
+        async requestDidStart() {
+          return {
+            async didResolveOperation({ contextValue, document, operationName }) {
+              const refused = supportWriteRefusal(contextValue.principal, document, operationName);
+              if (refused) throw refused;
+            },
+          };
+        },
+      },
       { serverWillStart: async () => ({ drainServer: async () => wsCleanup.dispose() }) },
     ],
   });

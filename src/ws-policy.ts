@@ -1,9 +1,10 @@
-import { GraphQLError } from 'graphql';
+import { GraphQLError, parse, type DocumentNode } from 'graphql';
 import type { Context as WsContext } from 'graphql-ws';
 import type { Extra } from 'graphql-ws/use/ws';
 import { verifyToken, type Principal } from './auth/jwt';
 import { AppError } from './errors';
 import { refuseOversized } from './graphql-limits';
+import { supportWriteRefusal } from './resolvers/visibility';
 
 /** What one caller may hold open on one instance. */
 export const WS_LIMITS = { socketsPerUser: 20, subscriptionsPerSocket: 50, subscriptionsPerUser: 200 };
@@ -66,6 +67,16 @@ export function createWsPolicy(jwtSecret: string, limits = WS_LIMITS) {
     onSubscribe(ctx: Ctx, payload: { query?: unknown; variables?: unknown }): GraphQLError[] | undefined {
       const oversized = refuseOversized(payload);
       if (oversized) return [oversized];
+      if (ctx.extra.principal?.role === 'support' && typeof payload.query === 'string') {
+        let document: DocumentNode | undefined;
+        try {
+          document = parse(payload.query);
+        } catch {
+          // graphql-ws answers the syntax error itself.
+        }
+        const refused = document && supportWriteRefusal(ctx.extra.principal, document, (payload as { operationName?: string }).operationName);
+        if (refused) return [refused];
+      }
       // graphql-ws has already registered this one in `ctx.subscriptions`.
       const here = Object.keys(ctx.subscriptions).length;
       if (here > limits.subscriptionsPerSocket) return refuse(`At most ${limits.subscriptionsPerSocket} subscriptions per connection.`);

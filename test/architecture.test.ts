@@ -43,4 +43,11 @@ describe('the import structure', () => {
       .map(([file]) => file);
     expect([...new Set(setters)].sort()).toEqual(['src/services/integration-status.ts', 'src/sync/outbound/sync-link-state.ts']);
   });
+
+  it('keeps resolvers thin: they call services and never query the EntityManager themselves', () => {
+    const queries = filesUnder('src/resolvers').filter((file) =>
+      /\bem\.(find|findOne|findOneOrFail|count|flush|create|persist|remove|populate|nativeUpdate|nativeDelete|getConnection|transactional|createQueryBuilder)\b/.test(readFileSync(join(ROOT, file), 'utf8')),
+    );
+    expect(queries).toEqual([]);
+  });
 });

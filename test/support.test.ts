@@ -1,5 +1,6 @@
 import { radicaleTarget, type CalDavTarget, type TargetAccount } from '../dev/caldav-targets';
 import { codeOf, CONNECT, dataOf, startTestApp, type TestApp } from '../dev/app';
+import { wsClient } from './harness/ws-client';
 
 const SEARCH = `query($f: SupportIntegrationFilter, $first: Int, $after: String) {
   supportIntegrations(filter: $f, first: $first, after: $after) {
@@ -80,6 +81,17 @@ describe('support queries', () => {
       [`mutation { setTimezone(timezone: "Europe/Berlin") { id } }`, {}],
     ] as const;
     for (const [query, variables] of writes) expect(codeOf(await app.gql(support(), query, variables))).toBe('FORBIDDEN');
+    // Hidden in a fragment, or sent over the WebSocket: refused all the same.
+    expect(codeOf(await app.gql(support(), `mutation { ...M } fragment M on Mutation { setTimezone(timezone: "Europe/Berlin") { id } }`))).toBe('FORBIDDEN');
+    const ws = wsClient(app.url, support());
+    try {
+      const answer = await ws.subscribe(`mutation { setTimezone(timezone: "Europe/Berlin") { id } }`).next();
+      expect(answer.error?.[0]?.extensions?.code ?? answer.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+      const synced = await ws.subscribe(`mutation($id: ID!) { syncNow(integrationId: $id) { integrationId } }`, { id: ids.bob }).next();
+      expect(synced.data).toEqual({ syncNow: { integrationId: ids.bob } });
+    } finally {
+      await ws.client.dispose();
+    }
     expect(dataOf(await app.gql(support(), SEARCH, { f: { userId: 'carl' } })).supportIntegrations.nodes[0].status).toBe('CONNECTED');
   });
 });

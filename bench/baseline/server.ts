@@ -15,7 +15,6 @@ import { AppError } from '../../src/errors';
 import { limitRules, LIMITS } from '../../src/graphql-limits';
 import type { Orm } from '../../src/orm';
 import { TimeSlotType } from '../../src/resolvers/crm-calendar.types';
-import { supportIsReadOnly } from '../../src/resolvers/visibility';
 import { calendarFor } from '../../src/services/crm-calendar.service';
 import { checkRange } from '../../src/services/range';
 import { isTimeZone } from '../../src/sync/ical/timezones';
@@ -45,7 +44,7 @@ class BaselineSlotsResolver {
 
 /** Serves the baseline availableSlots at the returned URL, on the same database as `orm`. */
 export async function startBaselineServer(orm: Orm, jwtSecret: string): Promise<{ url: string; close(): Promise<void> }> {
-  const schema = await buildSchema({ resolvers: [BaselineSlotsResolver], validate: true, globalMiddlewares: [supportIsReadOnly] });
+  const schema = await buildSchema({ resolvers: [BaselineSlotsResolver], validate: true });
   const apollo = new ApolloServer<Context>({ schema, validationRules: limitRules, parseOptions: { maxTokens: LIMITS.maxTokens }, includeStacktraceInErrorResponses: false });
   await apollo.start();
   const app = express();

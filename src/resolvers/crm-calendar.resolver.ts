@@ -1,8 +1,8 @@
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { formatLocal } from '../availability/zoned-time';
 import type { Context } from '../context';
+import { externalIdsOf } from '../services/user.service';
 import type { CrmCalendar } from '../entities/crm-calendar.entity';
-import { User } from '../entities/user.entity';
 import { AppError } from '../errors';
 import { availability } from '../services/availability.service';
 import { checkRange } from '../services/range';
@@ -63,7 +63,7 @@ export class CrmCalendarResolver {
     const calendar = await calendarFor(em, principal, calendarId, 'read');
     const zone = timezone ?? calendar.timezone;
     const slots = (await availability(em, calendar, from, to)).filter((s) => s.assignTo.length > 0);
-    const ids = new Map((await em.find(User, { id: { $in: calendar.members.getItems().map((m) => m.user.id) } })).map((u) => [u.id, u.externalId]));
+    const ids = await externalIdsOf(em, calendar.members.getItems().map((m) => m.user.id));
     return slots.map((s) => ({ startsAt: s.start, endsAt: s.end, startsAtLocal: formatLocal(s.start, zone), availableUserIds: s.availableUserIds.map((id) => ids.get(id)!), seatsLeft: s.seatsLeft }));
   }
 }

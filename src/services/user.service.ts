@@ -59,3 +59,8 @@ export async function resolveSubject(em: EntityManager, principal: Principal, us
   if (!user) throw new AppError('NOT_FOUND', `No user ${userId} you may see in this tenant.`);
   return user;
 }
+
+/** The CRM user ids (a token's `sub`) of internal user ids, as a map. */
+export async function externalIdsOf(em: EntityManager, ids: string[]): Promise<Map<string, string>> {
+  return new Map((await em.find(User, { id: { $in: ids } }, { fields: ['externalId'] })).map((u) => [u.id, u.externalId]));
+}
