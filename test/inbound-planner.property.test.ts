@@ -85,6 +85,12 @@ interface Own {
 }
 
 /**
+ * A fixed seed in CI, so that a run is repeatable and a red CI names a real regression; PROPERTY_SEED=<n>
+ * explores other sequences (a counterexample found that way goes into FOUND below once fixed).
+ */
+const PROPERTY_SEED = Number(process.env.PROPERTY_SEED ?? 20261130);
+
+/**
  * Counterexamples the property found, replayed on every run. A CRM change waiting to be pushed, the iPhone
  * moves the copy later: the push's 412 keeps iCloud's version but stored no status row for it, and the next
  * sync took it for our own write and kept our old version's row under iCloud's etag (fixed in
@@ -416,7 +422,7 @@ async function settled(own: Own[], appts: { id: string; uid: string; copyDeleted
 
 describe('the inbound sync, the real code against an in-memory iCloud', () => {
   it('keeps the local index equal to the calendars through edits, refused and expired tokens, empty listings, missing objects and failures', async () => {
-    await fc.assert(fc.asyncProperty(scenario, (input) => runScenario(input)), { numRuns: Number(process.env.PROPERTY_RUNS ?? 300), examples: FOUND });
+    await fc.assert(fc.asyncProperty(scenario, (input) => runScenario(input)), { numRuns: Number(process.env.PROPERTY_RUNS ?? 300), seed: PROPERTY_SEED, examples: FOUND });
     stats.print(world.memory.injected);
   }, 300_000);
 });
