@@ -2,7 +2,6 @@ import { createDAVClient } from 'tsdav';
 import { computeAvailability, type Block } from '../src/availability/availability.engine';
 import { candidateSlots } from '../src/availability/slots';
 import { CrmCalendar } from '../src/entities/crm-calendar.entity';
-import { availability } from '../src/services/availability.service';
 import { parseCalendarObject } from '../src/sync/ical/calendar-object';
 import type { CalDavTarget } from '../dev/caldav-targets';
 import { at, crmFixture, nextWeekday } from '../dev/crm-fixture';
@@ -33,7 +32,7 @@ export async function benchAvailability(target: CalDavTarget, rounds: number): P
     const em = () => f.app.server.orm.fork();
     const calendar = await em().findOneOrFail(CrmCalendar, id, { populate: ['members', 'members.user'] });
 
-    const ours = await median(rounds, async () => (await availability(em(), calendar, from, to)).length);
+    const ours = await median(rounds, async () => (await f.app.server.services.availability.slotsOf(em(), calendar, from, to)).length);
     const dav = await createDAVClient({ serverUrl: account.serverUrl, credentials: { username: account.appleId, password: account.appSpecificPassword }, authMethod: 'Basic', defaultAccountType: 'caldav' });
     const userId = calendar.members[0].user.id;
     const peer = await median(rounds, async () => {

@@ -8,7 +8,6 @@ import { CrmCalendar } from '../src/entities/crm-calendar.entity';
 import { ExternalCalendar } from '../src/entities/external-calendar.entity';
 import { ExternalEvent } from '../src/entities/external-event.entity';
 import { User } from '../src/entities/user.entity';
-import { availability } from '../src/services/availability.service';
 import { dataOf, startTestApp, TEST_JWT_SECRET, type TestApp } from '../dev/app';
 import { availability as baselineAvailability } from './baseline/availability.service';
 import { startBaselineServer } from './baseline/server';
@@ -131,7 +130,7 @@ async function main(): Promise<void> {
         req.end(body);
       });
     // The service alone first (no HTTP, GraphQL or JWT), on the entity both resolvers load.
-    const inProcess = async (fn: typeof availability) => {
+    const inProcess = async (fn: typeof baselineAvailability) => {
       const times: number[] = [];
       for (let i = 0; i < Math.max(20, ROUNDS / 4); i++) {
         const t = performance.now();
@@ -140,7 +139,8 @@ async function main(): Promise<void> {
       }
       return times.sort((a, b) => a - b);
     };
-    const serviceOurs = await inProcess(availability);
+    const service = app.server.services.availability;
+    const serviceOurs = await inProcess((em, ...args) => service.slotsOf(em, ...args));
     const serviceBase = await inProcess(baselineAvailability);
 
     const ours = await post(app.url.replace('//localhost:', '//127.0.0.1:'));

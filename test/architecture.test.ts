@@ -44,6 +44,21 @@ describe('the import structure', () => {
     expect([...new Set(setters)].sort()).toEqual(['src/services/integration-status.ts', 'src/sync/outbound/sync-link-state.ts']);
   });
 
+  it('has services of one style: each *.service.ts exports classes (no functions), and resolvers reach them only through the context', () => {
+    const functions = filesUnder('src/services')
+      .filter((file) => file.endsWith('.service.ts'))
+      .filter((file) => /^export (async )?function\b/m.test(readFileSync(join(ROOT, file), 'utf8')));
+    expect(functions).toEqual([]);
+    // From src/services a resolver imports types and constants (limits shown in descriptions), never code to call.
+    const calls = filesUnder('src/resolvers').flatMap((file) =>
+      [...readFileSync(join(ROOT, file), 'utf8').matchAll(/^import \{([^}]*)\} from '\.\.\/services[^']*';/gm)]
+        .flatMap((m) => m[1].split(',').map((name) => name.trim()))
+        .filter((name) => name && !name.startsWith('type ') && !/^[A-Z][A-Z0-9_]*$/.test(name))
+        .map((name) => `${file}: ${name}`),
+    );
+    expect(calls).toEqual([]);
+  });
+
   it('keeps resolvers thin: they call services and never query the EntityManager themselves', () => {
     const queries = filesUnder('src/resolvers').filter((file) =>
       /\bem\.(find|findOne|findOneOrFail|count|flush|create|persist|remove|populate|nativeUpdate|nativeDelete|getConnection|transactional|createQueryBuilder)\b/.test(readFileSync(join(ROOT, file), 'utf8')),

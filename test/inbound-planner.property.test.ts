@@ -9,7 +9,6 @@ import { OutboxEntry } from '../src/entities/outbox-entry.entity';
 import { AppointmentSyncLink, SyncState } from '../src/entities/sync-link.entity';
 import { SyncOutcome } from '../src/entities/sync-run.entity';
 import { AppError } from '../src/errors';
-import { createCrmCalendar } from '../src/services/crm-calendar.service';
 import { uidFor } from '../src/sync/ical/event-renderer';
 import { contentHash } from '../src/sync/ical/content-hash';
 import { appointmentKey } from '../src/sync/sync-key';
@@ -113,7 +112,7 @@ beforeAll(async () => {
   world = await startMemoryWorld();
   sam = await connectUser(world, admin.tenantId, 'sam');
   const open = [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '08:00', end: '20:00' }));
-  ({ id: calendarId } = await createCrmCalendar(world.orm.fork(), admin, { name: 'Consult', type: CrmCalendarType.SERVICE, timezone: 'UTC', slotDurationMinutes: 60, openHours: open, teamMembers: [{ userId: 'sam' }] }));
+  ({ id: calendarId } = await world.services.calendars.create(world.orm.fork(), admin, { name: 'Consult', type: CrmCalendarType.SERVICE, timezone: 'UTC', slotDurationMinutes: 60, openHours: open, teamMembers: [{ userId: 'sam' }] }));
 });
 afterAll(async () => {
   await world?.close();

@@ -15,7 +15,7 @@ import { AppError } from '../../src/errors';
 import { limitRules, LIMITS } from '../../src/graphql-limits';
 import type { Orm } from '../../src/orm';
 import { TimeSlotType } from '../../src/resolvers/crm-calendar.types';
-import { calendarFor } from '../../src/services/crm-calendar.service';
+import { CrmCalendarService } from '../../src/services/crm-calendar.service';
 import { checkRange } from '../../src/services/range';
 import { isTimeZone } from '../../src/sync/ical/timezones';
 import { availability } from './availability.service';
@@ -34,7 +34,7 @@ class BaselineSlotsResolver {
   ): Promise<TimeSlotType[]> {
     checkRange(from, to, 31);
     if (timezone && !isTimeZone(timezone)) throw new AppError('BAD_USER_INPUT', `"${timezone}" is not an IANA time zone name.`);
-    const calendar = await calendarFor(em, principal, calendarId, 'read');
+    const calendar = await new CrmCalendarService().get(em, principal, calendarId, 'read');
     const zone = timezone ?? calendar.timezone;
     const slots = (await availability(em, calendar, from, to)).filter((s) => s.assignTo.length > 0);
     const ids = new Map((await em.find(User, { id: { $in: calendar.members.getItems().map((m) => m.user.id) } })).map((u) => [u.id, u.externalId]));

@@ -18,7 +18,7 @@ export enum SyncState {
 @Unique({ properties: ['syncKey', 'userId'] })
 @Index({ properties: ['userId', 'state'] })
 export class AppointmentSyncLink {
-  [OptionalProps]?: 'id' | 'calendarHref' | 'href' | 'etag' | 'contentHash' | 'unconfirmed' | 'state' | 'lastError' | 'updatedAt';
+  [OptionalProps]?: 'id' | 'calendarHref' | 'href' | 'etag' | 'contentHash' | 'unconfirmed' | 'crmModifiedAt' | 'state' | 'lastError' | 'updatedAt';
 
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();
@@ -52,6 +52,14 @@ export class AppointmentSyncLink {
    */
   @Property({ type: 'json', defaultRaw: `'[]'` })
   unconfirmed: string[] = [];
+
+  /**
+   * When the CRM last changed the version iCloud holds (the LAST-MODIFIED we wrote, or the appointment's time
+   * once it took an iCloud edit). A CRM change back to that very content after it (moved there and back) is
+   * still a change: it is written, so that an iPhone edit made meanwhile meets the later-change rule.
+   */
+  @Property({ type: DateTimeType, nullable: true })
+  crmModifiedAt: Date | null = null;
 
   @Enum({ items: () => SyncState, type: 'string' })
   state: SyncState = SyncState.PENDING;

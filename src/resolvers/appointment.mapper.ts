@@ -1,11 +1,11 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { Appointment } from '../entities/appointment.entity';
-import { appointmentFacts } from '../services/appointment-facts';
+import type { Services } from '../services';
 import type { AppointmentType } from './appointment.types';
 
 /** Returns the API view of appointments: their fields, with the facts the booking service reads for them. */
-export async function toAppointmentDtos(em: EntityManager, appointments: Appointment[]): Promise<AppointmentType[]> {
-  const facts = await appointmentFacts(em, appointments);
+export async function toAppointmentDtos(em: EntityManager, services: Services, appointments: Appointment[]): Promise<AppointmentType[]> {
+  const facts = await services.booking.facts(em, appointments);
   return appointments.map((a, i) => ({
     id: a.id,
     calendarId: a.calendar.id,

@@ -7,31 +7,31 @@ import { AppointmentType, BookAppointmentInput, RescheduleAppointmentInput } fro
 export class AppointmentResolver {
   @Mutation(() => AppointmentType, { description: 'Books a slot; the appointment is pushed to the assignees\' primary iCloud calendars.' })
   async bookAppointment(@Arg('input', () => BookAppointmentInput) input: BookAppointmentInput, @Ctx() { em, principal, services }: Context): Promise<AppointmentType> {
-    const [dto] = await toAppointmentDtos(em, [await services.booking.book(em, principal, input)]);
+    const [dto] = await toAppointmentDtos(em, services, [await services.booking.book(em, principal, input)]);
     return dto;
   }
 
   @Mutation(() => AppointmentType)
   async rescheduleAppointment(@Arg('input', () => RescheduleAppointmentInput) input: RescheduleAppointmentInput, @Ctx() { em, principal, services }: Context): Promise<AppointmentType> {
-    const [dto] = await toAppointmentDtos(em, [await services.booking.reschedule(em, principal, input.id, input.startsAt)]);
+    const [dto] = await toAppointmentDtos(em, services, [await services.booking.reschedule(em, principal, input.id, input.startsAt)]);
     return dto;
   }
 
   @Mutation(() => AppointmentType)
   async cancelAppointment(@Arg('id', () => ID) id: string, @Ctx() { em, principal, services }: Context): Promise<AppointmentType> {
-    const [dto] = await toAppointmentDtos(em, [await services.booking.cancel(em, principal, id)]);
+    const [dto] = await toAppointmentDtos(em, services, [await services.booking.cancel(em, principal, id)]);
     return dto;
   }
 
   @Mutation(() => AppointmentType, { description: 'Pushes an appointment deleted in iCloud back to iCloud (the other choice is cancelAppointment).' })
   async restoreAppointmentInICloud(@Arg('id', () => ID) id: string, @Ctx() { em, principal, services }: Context): Promise<AppointmentType> {
-    const [dto] = await toAppointmentDtos(em, [await services.booking.restoreInICloud(em, principal, id)]);
+    const [dto] = await toAppointmentDtos(em, services, [await services.booking.restoreInICloud(em, principal, id)]);
     return dto;
   }
 
   @Query(() => AppointmentType)
   async appointment(@Arg('id', () => ID) id: string, @Ctx() { em, principal, services }: Context): Promise<AppointmentType> {
-    const [dto] = await toAppointmentDtos(em, [await services.booking.load(em, principal, id, 'read')]);
+    const [dto] = await toAppointmentDtos(em, services, [await services.booking.load(em, principal, id, 'read')]);
     return dto;
   }
 
@@ -42,6 +42,6 @@ export class AppointmentResolver {
     @Arg('userId', () => ID, { nullable: true }) userId: string | undefined,
     @Ctx() { em, principal, services }: Context,
   ): Promise<AppointmentType[]> {
-    return toAppointmentDtos(em, await services.booking.list(em, principal, from, to, userId));
+    return toAppointmentDtos(em, services, await services.booking.list(em, principal, from, to, userId));
   }
 }

@@ -1,7 +1,6 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { Context } from '../context';
 import type { Topics } from '../pubsub';
-import { blockedTimes } from '../services/busy.service';
 import { CalendarIntegrationType } from './integration.types';
 import { fromSyncRunView, toSyncRunDto } from './sync-run.mapper';
 import { BusyIntervalType, SyncRunType } from './sync-run.types';
@@ -38,9 +37,9 @@ export class SyncResolver {
     @Arg('from', () => Date) from: Date,
     @Arg('to', () => Date) to: Date,
     @Arg('userId', () => ID, { nullable: true }) userId: string | undefined,
-    @Ctx() { em, principal }: Context,
+    @Ctx() { em, principal, services }: Context,
   ): Promise<BusyIntervalType[]> {
-    return blockedTimes(em, principal, from, to, userId);
+    return services.busy.blockedTimes(em, principal, from, to, userId);
   }
 
   @Subscription(() => SyncRunType, {

@@ -2,7 +2,6 @@ import { Arg, Ctx, Field, ID, Mutation, ObjectType, Query, Resolver } from 'type
 import type { Principal } from '../auth/jwt';
 import type { Context } from '../context';
 import type { User } from '../entities/user.entity';
-import { ensureUser, setTimezone } from '../services/user.service';
 
 @ObjectType('Viewer', { description: 'The caller, as the CRM token names them.' })
 export class ViewerType {
@@ -29,12 +28,12 @@ const toViewer = (principal: Principal, user: User): ViewerType => ({
 @Resolver()
 export class ViewerResolver {
   @Query(() => ViewerType, { description: 'The caller; their user record is created on first sight.' })
-  async viewer(@Ctx() { em, principal }: Context): Promise<ViewerType> {
-    return toViewer(principal, await ensureUser(em, principal));
+  async viewer(@Ctx() { em, principal, services }: Context): Promise<ViewerType> {
+    return toViewer(principal, await services.users.ensure(em, principal));
   }
 
   @Mutation(() => ViewerType, { description: "Sets the caller's time zone (an IANA name such as Europe/Berlin)." })
   async setTimezone(@Arg('timezone', () => String) timezone: string, @Ctx() { em, principal, services }: Context): Promise<ViewerType> {
-    return toViewer(principal, await setTimezone(em, principal, timezone, services.ical));
+    return toViewer(principal, await services.users.setTimezone(em, principal, timezone));
   }
 }

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import type { Appointment } from '../entities/appointment.entity';
 import { SyncState } from '../entities/sync-link.entity';
 import { syncKeyOf } from '../sync/sync-key';
-import { placeholders, plainRows, reads } from './availability.service';
+import { placeholders, plainRows, reads } from './plain-rows';
 
 /** What the API shows of appointments besides their own fields: assignees' CRM ids and the worst state of their copies. */
 export interface AppointmentFacts {
@@ -27,10 +27,6 @@ async function rowsWhereIn(em: EntityManager, select: string, column: string, id
   return out;
 }
 
-/**
- * Returns the API view of appointments (assignees as CRM user ids, the worst sync state of their copies).
- * Two queries for the whole list (users, copies), read as plain rows; copies found by sync key in a map.
- */
 /**
  * The facts of `appointments`, in order: assignees as CRM user ids, and the worst sync state of their copies.
  * Two queries for the whole list (users, copies), read as plain rows; copies found by sync key in a map.

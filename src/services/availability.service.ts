@@ -6,48 +6,16 @@ import { AppointmentStatus } from '../entities/appointment.entity';
 import { IntegrationStatus } from '../entities/calendar-integration.entity';
 import { CrmCalendarType, type CrmCalendar } from '../entities/crm-calendar.entity';
 import { syncKeyOf } from '../sync/sync-key';
+import type { Principal } from '../auth/jwt';
+import { formatLocal } from '../availability/zoned-time';
+import { AppError } from '../errors';
+import { isTimeZone } from '../sync/ical/timezones';
+import type { CrmCalendarService } from './crm-calendar.service';
+import { asDate, dateParam, placeholders, plainRows, reads } from './plain-rows';
+import { checkRange } from './range';
+import type { UserService } from './user.service';
 
 const DAY_MS = 86400000;
-
-/**
- * Plain rows of a read-only query, in the EntityManager's transaction when it has one: no entity is built
- * or tracked. `sql` uses `?` placeholders and the tables' column names (the same on SQLite and PostgreSQL).
- */
-export async function plainRows(em: EntityManager, sql: string, params: unknown[]): Promise<Record<string, unknown>[]> {
-  return (await em.getConnection().execute(sql, params, 'all', em.getTransactionContext())) as Record<string, unknown>[];
-}
-
-/**
- * Runs independent reads: at once on their own pooled connections, or one after the other inside a
- * transaction (one connection, which must not get a query while another is under way).
- */
-export async function reads<T extends readonly unknown[]>(em: EntityManager, tasks: { [K in keyof T]: () => Promise<T[K]> }): Promise<T> {
-  if (!em.isInTransaction()) return (await Promise.all(tasks.map((task) => task()))) as unknown as T;
-  const out: unknown[] = [];
-  for (const task of tasks) out.push(await task());
-  return out as unknown as T;
-}
-
-/** A date as a query parameter in the database's own form (epoch ms on SQLite, a Date on PostgreSQL). */
-export function dateParam(em: EntityManager, date: Date): unknown {
-  return em.getPlatform().processDateProperty(date);
-}
-
-/** A datetime column of a plain row: a Date (PostgreSQL), epoch ms (SQLite, as a number or as text) or ISO text. */
-export function asDate(value: unknown): Date {
-  if (value instanceof Date) return value;
-  if (typeof value === 'number' || typeof value === 'bigint') return new Date(Number(value));
-  if (typeof value === 'string') {
-    const ms = value.trim() === '' ? NaN : Number(value);
-    return new Date(Number.isNaN(ms) ? value : ms);
-  }
-  return new Date(NaN);
-}
-
-/** `?, ?, ?` for `n` parameters. */
-export function placeholders(n: number): string {
-  return new Array(n).fill('?').join(', ');
-}
 
 /** `start,end;start,end;...` of epoch ms (SQLite's datetime columns) into blocks. */
 function parsePairs(list: string, into: Block[]): void {
@@ -132,28 +100,60 @@ async function recentCounts(em: EntityManager, calendar: CrmCalendar, userIds: s
   return new Map(rows.map((r) => [r.user_id as string, Number(r.n)]));
 }
 
-/**
- * Availability of a CRM calendar for slots starting in [from, to), honouring minimum notice and the
- * booking window at `now`. Each slot says who is free, who a booking would go to, and seats left.
- */
-export async function availability(em: EntityManager, calendar: CrmCalendar, from: Date, to: Date, now = new Date(), ignoreAppointmentId?: string): Promise<SlotAvailability[]> {
-  const earliest = new Date(Math.max(from.getTime(), now.getTime() + calendar.minNoticeMinutes * 60000));
-  const latest = new Date(Math.min(to.getTime(), now.getTime() + calendar.bookingWindowDays * DAY_MS));
-  if (earliest >= latest) return [];
-  const slots = candidateSlots(calendar, earliest, latest);
-  if (slots.length === 0) return [];
-  const members = calendar.members.getItems();
-  const userIds = members.map((m) => m.user.id);
-  const margin = (calendar.bufferBeforeMinutes + calendar.bufferAfterMinutes + calendar.slotDurationMinutes) * 60000;
-  const first = slots[0].start;
-  const last = slots[slots.length - 1].start;
-  // Seats matter to class sessions only, recent load to the ranking of round robin and service calendars only.
-  const ranks = calendar.type === CrmCalendarType.ROUND_ROBIN || calendar.type === CrmCalendarType.SERVICE;
-  const [blocks, seatsTaken, recent] = await reads(em, [
-    async () => (userIds.length ? blocksOf(em, userIds, new Date(first.getTime() - margin), new Date(slots[slots.length - 1].end.getTime() + margin)) : new Map<string, Block[]>()),
-    async () => (calendar.type === CrmCalendarType.CLASS_BOOKING ? seatsTakenOf(em, calendar, first, last, ignoreAppointmentId) : new Map<number, number>()),
-    async () => (ranks && userIds.length ? recentCounts(em, calendar, userIds, new Date(now.getTime() - 30 * DAY_MS)) : new Map<string, number>()),
-  ] as const);
-  const engineMembers: EngineMember[] = members.map((m) => ({ userId: m.user.id, priority: m.priority, recentCount: recent.get(m.user.id) ?? 0 }));
-  return computeAvailability({ calendar, members: engineMembers, slots, blocks, seatsTaken, ignoreAppointmentId });
+/** Longest range one `availableSlots` query may ask for. */
+export const MAX_SLOT_RANGE_DAYS = 31;
+
+/** A bookable slot as the API shows it: members by CRM user id, the start also in a chosen zone. */
+export interface AvailableSlot {
+  startsAt: Date;
+  endsAt: Date;
+  startsAtLocal: string;
+  availableUserIds: string[];
+  seatsLeft: number;
+}
+
+/** Availability of CRM calendars from the local index: no request to iCloud while a booking page waits. */
+export class AvailabilityService {
+  constructor(private readonly deps: { calendars: CrmCalendarService; users: UserService }) {}
+
+  /**
+   * Bookable slots of a calendar the caller may read, starting in [from, to) (at most `MAX_SLOT_RANGE_DAYS`),
+   * `startsAtLocal` in `timezone` (default the calendar's). Throws `BAD_USER_INPUT` for a bad range or zone,
+   * `NOT_FOUND` for a calendar the caller may not use.
+   */
+  async availableSlots(em: EntityManager, principal: Principal, calendarId: string, from: Date, to: Date, timezone?: string | null): Promise<AvailableSlot[]> {
+    checkRange(from, to, MAX_SLOT_RANGE_DAYS);
+    if (timezone && !isTimeZone(timezone)) throw new AppError('BAD_USER_INPUT', `timezone: "${timezone}" is not an IANA time zone name (for example "Europe/Berlin").`);
+    const calendar = await this.deps.calendars.get(em, principal, calendarId, 'read');
+    const zone = timezone ?? calendar.timezone;
+    const slots = (await this.slotsOf(em, calendar, from, to)).filter((s) => s.assignTo.length > 0);
+    const ids = await this.deps.users.externalIdsOf(em, calendar.members.getItems().map((m) => m.user.id));
+    return slots.map((s) => ({ startsAt: s.start, endsAt: s.end, startsAtLocal: formatLocal(s.start, zone), availableUserIds: s.availableUserIds.map((id) => ids.get(id)!), seatsLeft: s.seatsLeft }));
+  }
+
+  /**
+   * Availability of a CRM calendar for slots starting in [from, to), honouring minimum notice and the
+   * booking window at `now`. Each slot says who is free, who a booking would go to, and seats left.
+   */
+  async slotsOf(em: EntityManager, calendar: CrmCalendar, from: Date, to: Date, now = new Date(), ignoreAppointmentId?: string): Promise<SlotAvailability[]> {
+    const earliest = new Date(Math.max(from.getTime(), now.getTime() + calendar.minNoticeMinutes * 60000));
+    const latest = new Date(Math.min(to.getTime(), now.getTime() + calendar.bookingWindowDays * DAY_MS));
+    if (earliest >= latest) return [];
+    const slots = candidateSlots(calendar, earliest, latest);
+    if (slots.length === 0) return [];
+    const members = calendar.members.getItems();
+    const userIds = members.map((m) => m.user.id);
+    const margin = (calendar.bufferBeforeMinutes + calendar.bufferAfterMinutes + calendar.slotDurationMinutes) * 60000;
+    const first = slots[0].start;
+    const last = slots[slots.length - 1].start;
+    // Seats matter to class sessions only, recent load to the ranking of round robin and service calendars only.
+    const ranks = calendar.type === CrmCalendarType.ROUND_ROBIN || calendar.type === CrmCalendarType.SERVICE;
+    const [blocks, seatsTaken, recent] = await reads(em, [
+      async () => (userIds.length ? blocksOf(em, userIds, new Date(first.getTime() - margin), new Date(slots[slots.length - 1].end.getTime() + margin)) : new Map<string, Block[]>()),
+      async () => (calendar.type === CrmCalendarType.CLASS_BOOKING ? seatsTakenOf(em, calendar, first, last, ignoreAppointmentId) : new Map<number, number>()),
+      async () => (ranks && userIds.length ? recentCounts(em, calendar, userIds, new Date(now.getTime() - 30 * DAY_MS)) : new Map<string, number>()),
+    ] as const);
+    const engineMembers: EngineMember[] = members.map((m) => ({ userId: m.user.id, priority: m.priority, recentCount: recent.get(m.user.id) ?? 0 }));
+    return computeAvailability({ calendar, members: engineMembers, slots, blocks, seatsTaken, ignoreAppointmentId });
+  }
 }

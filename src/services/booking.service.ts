@@ -11,12 +11,13 @@ import { linkState } from '../sync/outbound/sync-link-state';
 import { User } from '../entities/user.entity';
 import { AppError } from '../errors';
 import { uidFor } from '../sync/ical/event-renderer';
-import { availability } from './availability.service';
+import type { AvailabilityService } from './availability.service';
+import { appointmentFacts, type AppointmentFacts } from './appointment-facts';
 import { syncKeyOf } from '../sync/sync-key';
-import { calendarFor } from './crm-calendar.service';
+import type { CrmCalendarService } from './crm-calendar.service';
 import type { KeyedMutex } from './keyed-mutex';
 import { checkRange } from './range';
-import { resolveSubject } from './user.service';
+import type { UserService } from './user.service';
 
 export interface BookingInput {
   calendarId: string;
@@ -27,6 +28,9 @@ export interface BookingInput {
 }
 
 export interface BookingServiceDeps {
+  calendars: CrmCalendarService;
+  users: UserService;
+  availability: AvailabilityService;
   mutex: KeyedMutex;
   /** PostgreSQL: lock the members' rows, so that bookings in other processes wait too. */
   rowLocks: boolean;
@@ -46,7 +50,7 @@ export class BookingService {
 
   /** Books a slot. Throws `SLOT_IN_PAST`, `TOO_SOON`, `TOO_FAR_AHEAD`, `OUTSIDE_OPEN_HOURS`, `SLOT_TAKEN`, `NOT_FOUND`, `FORBIDDEN`. */
   async book(em: EntityManager, principal: Principal, input: BookingInput): Promise<Appointment> {
-    const calendar = await calendarFor(em, principal, input.calendarId, 'book');
+    const calendar = await this.deps.calendars.get(em, principal, input.calendarId, 'book');
     const start = input.startsAt;
     checkSlot(calendar, start, new Date());
     if (!input.contact.name.trim()) throw new AppError('BAD_USER_INPUT', 'contact.name must not be empty.');
@@ -74,6 +78,9 @@ export class BookingService {
   async reschedule(em: EntityManager, principal: Principal, id: string, startsAt: Date): Promise<Appointment> {
     const appointment = await this.load(em, principal, id);
     if (appointment.status === AppointmentStatus.CANCELLED) throw new AppError('APPOINTMENT_CANCELLED', 'This appointment is cancelled: book a new one instead.');
+    // To the time it has: no change, so nothing is pushed and an iPhone move not yet synced still stands (a
+    // touch here made the CRM the "later change" and undid that move: found by the two-way property test).
+    if (startsAt.getTime() === appointment.startsAt.getTime()) return appointment;
     const calendar = appointment.calendar;
     checkSlot(calendar, startsAt, new Date());
     const before = keysFor(appointment, assignees(appointment));
@@ -124,7 +131,7 @@ export class BookingService {
     const notFound = new AppError('NOT_FOUND', `No appointment ${id}.`);
     if (!appointment) throw notFound;
     // The same answer as for an id that does not exist: an error must not tell that someone else's appointment does.
-    await calendarFor(em, principal, appointment.calendar.id, purpose).catch((e) => {
+    await this.deps.calendars.get(em, principal, appointment.calendar.id, purpose).catch((e) => {
       throw e instanceof AppError && e.code === 'NOT_FOUND' ? notFound : e;
     });
     return appointment;
@@ -136,12 +143,17 @@ export class BookingService {
    */
   async list(em: EntityManager, principal: Principal, from: Date, to: Date, userId?: string | null): Promise<Appointment[]> {
     checkRange(from, to, 93);
-    const subject = await resolveSubject(em, principal, userId);
+    const subject = await this.deps.users.resolveSubject(em, principal, userId);
     return em.find(
       Appointment,
       { tenantId: subject.tenantId, startsAt: { $lt: to }, endsAt: { $gt: from }, assignees: { userId: subject.id } },
       { populate: ['calendar', 'contact', 'assignees'], orderBy: { startsAt: 'asc' } },
     );
+  }
+
+  /** The facts of `appointments`, in order: assignees as CRM user ids, and the worst sync state of their copies (two queries). */
+  facts(em: EntityManager, appointments: Appointment[]): Promise<AppointmentFacts[]> {
+    return appointmentFacts(em, appointments);
   }
 
   /** Runs `work` in a transaction while the calendar's members are locked (in process, and by row on PostgreSQL). */
@@ -156,7 +168,7 @@ export class BookingService {
   }
 
   private async freeSlot(tx: EntityManager, calendar: CrmCalendar, start: Date, ignoreAppointmentId?: string): Promise<SlotAvailability> {
-    const [slot] = await availability(tx, calendar, start, new Date(start.getTime() + 1), new Date(), ignoreAppointmentId);
+    const [slot] = await this.deps.availability.slotsOf(tx, calendar, start, new Date(start.getTime() + 1), new Date(), ignoreAppointmentId);
     if (!slot || slot.assignTo.length === 0) {
       throw new AppError('SLOT_TAKEN', 'This time was just taken (or its host became busy): pick another slot.');
     }

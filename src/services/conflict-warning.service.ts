@@ -2,26 +2,28 @@ import type { EntityManager } from '@mikro-orm/core';
 import type { Principal } from '../auth/jwt';
 import { ConflictWarning } from '../entities/conflict-warning.entity';
 import { AppError } from '../errors';
-import { ensureUser, resolveSubject } from './user.service';
+import type { UserService } from './user.service';
 
 /** How many warnings a list returns at most (newest first). */
 const MAX_LISTED = 200;
 
 /** Reads and resolves conflict warnings, scoped to the caller (or, for admins and support, a user they may see). */
 export class ConflictWarningService {
+  constructor(private readonly users: UserService) {}
+
   /**
    * Warnings of the caller, or of the user a tenant admin or support names, newest first; `resolved` filters
    * when given. Returns them with the subject's external id. Throws `NOT_FOUND` for a user the caller may not see.
    */
   async list(em: EntityManager, principal: Principal, resolved?: boolean | null, userId?: string | null): Promise<{ warnings: ConflictWarning[]; externalUserId: string }> {
-    const user = await resolveSubject(em, principal, userId);
+    const user = await this.users.resolveSubject(em, principal, userId);
     const where = { tenantId: user.tenantId, userId: user.id, ...(resolved === undefined || resolved === null ? {} : { resolved }) };
     return { warnings: await em.find(ConflictWarning, where, { orderBy: { createdAt: 'desc' }, limit: MAX_LISTED }), externalUserId: user.externalId };
   }
 
   /** Marks one of the caller's warnings as dealt with and returns it. Throws `NOT_FOUND` for anyone else's. */
   async resolve(em: EntityManager, principal: Principal, id: string): Promise<ConflictWarning> {
-    const user = await ensureUser(em, principal);
+    const user = await this.users.ensure(em, principal);
     const warning = await em.findOne(ConflictWarning, { id, userId: user.id, tenantId: user.tenantId });
     if (!warning) throw new AppError('NOT_FOUND', `No conflict warning ${id}.`);
     warning.resolved = true;

@@ -70,16 +70,6 @@ async function userOf(em: EntityManager, tenantId: string, externalId: string): 
   return (await em.findOne(User, { tenantId, externalId })) ?? em.create(User, { tenantId, externalId });
 }
 
-/** Creates a CRM calendar. Admins of the tenant only: throws `FORBIDDEN` for others, `BAD_USER_INPUT` for invalid input. */
-export async function createCrmCalendar(em: EntityManager, principal: Principal, input: CrmCalendarInput): Promise<CrmCalendar> {
-  if (principal.role !== 'admin') throw new AppError('FORBIDDEN', 'Only an admin of the tenant can create calendars.');
-  validate(input);
-  const calendar = em.create(CrmCalendar, { tenantId: principal.tenantId, type: input.type, ...settingsOf(input) });
-  await addMembers(em, calendar, principal.tenantId, input.teamMembers);
-  await em.flush();
-  return calendar;
-}
-
 /** The settings of a validated input, defaults filled in. */
 function settingsOf(input: CrmCalendarInput) {
   return {
@@ -104,44 +94,57 @@ async function addMembers(em: EntityManager, calendar: CrmCalendar, tenantId: st
   }
 }
 
-/**
- * Replaces a calendar's settings, open hours and team (admins only; the type cannot change). Existing
- * appointments keep their times and assignees. Throws `FORBIDDEN`, `NOT_FOUND` or `BAD_USER_INPUT`.
- */
-export async function updateCrmCalendar(em: EntityManager, principal: Principal, id: string, input: CrmCalendarInput): Promise<CrmCalendar> {
-  if (principal.role !== 'admin') throw new AppError('FORBIDDEN', 'Only an admin of the tenant can edit calendars.');
-  const calendar = await calendarFor(em, principal, id, 'book');
-  if (input.type !== calendar.type) bad(`The type of a calendar cannot change (it is ${calendar.type}): create a new calendar instead.`);
-  validate(input);
-  Object.assign(calendar, settingsOf(input));
-  const wanted = new Map(input.teamMembers.map((m) => [m.userId, m]));
-  for (const member of calendar.members.getItems()) {
-    const m = wanted.get(member.user.externalId);
-    if (!m) calendar.members.remove(member);
-    else Object.assign(member, { priority: m.priority ?? MemberPriority.MEDIUM, isPrimary: Boolean(m.isPrimary) });
-    wanted.delete(member.user.externalId);
+/** CRM calendars: created and edited by tenant admins, read by their members (and support). */
+export class CrmCalendarService {
+  /** Creates a CRM calendar. Admins of the tenant only: throws `FORBIDDEN` for others, `BAD_USER_INPUT` for invalid input. */
+  async create(em: EntityManager, principal: Principal, input: CrmCalendarInput): Promise<CrmCalendar> {
+    if (principal.role !== 'admin') throw new AppError('FORBIDDEN', 'Only an admin of the tenant can create calendars.');
+    validate(input);
+    const calendar = em.create(CrmCalendar, { tenantId: principal.tenantId, type: input.type, ...settingsOf(input) });
+    await addMembers(em, calendar, principal.tenantId, input.teamMembers);
+    await em.flush();
+    return calendar;
   }
-  await addMembers(em, calendar, principal.tenantId, [...wanted.values()]);
-  await em.flush();
-  return calendar;
-}
 
-/**
- * Loads a calendar the caller may use, with its members. Admins (and support, read-only) reach every
- * calendar of their tenant, users those they belong to. Throws `NOT_FOUND` for anything else, `FORBIDDEN`
- * when support tries to book.
- */
-export async function calendarFor(em: EntityManager, principal: Principal, id: string, purpose: 'read' | 'book'): Promise<CrmCalendar> {
-  const calendar = await em.findOne(CrmCalendar, { id, tenantId: principal.tenantId }, { populate: ['members', 'members.user'] });
-  const member = calendar?.members.getItems().some((m) => m.user.externalId === principal.sub);
-  if (!calendar || (principal.role === 'user' && !member)) throw new AppError('NOT_FOUND', `No calendar ${id} you may use.`);
-  if (purpose === 'book' && principal.role === 'support') throw new AppError('FORBIDDEN', 'Support access is read-only.');
-  return calendar;
-}
+  /**
+   * Replaces a calendar's settings, open hours and team (admins only; the type cannot change). Existing
+   * appointments keep their times and assignees. Throws `FORBIDDEN`, `NOT_FOUND` or `BAD_USER_INPUT`.
+   */
+  async update(em: EntityManager, principal: Principal, id: string, input: CrmCalendarInput): Promise<CrmCalendar> {
+    if (principal.role !== 'admin') throw new AppError('FORBIDDEN', 'Only an admin of the tenant can edit calendars.');
+    const calendar = await this.get(em, principal, id, 'book');
+    if (input.type !== calendar.type) bad(`The type of a calendar cannot change (it is ${calendar.type}): create a new calendar instead.`);
+    validate(input);
+    Object.assign(calendar, settingsOf(input));
+    const wanted = new Map(input.teamMembers.map((m) => [m.userId, m]));
+    for (const member of calendar.members.getItems()) {
+      const m = wanted.get(member.user.externalId);
+      if (!m) calendar.members.remove(member);
+      else Object.assign(member, { priority: m.priority ?? MemberPriority.MEDIUM, isPrimary: Boolean(m.isPrimary) });
+      wanted.delete(member.user.externalId);
+    }
+    await addMembers(em, calendar, principal.tenantId, [...wanted.values()]);
+    await em.flush();
+    return calendar;
+  }
 
-/** The calendars the caller may use: the whole tenant for admins and support, their own for users. */
-export async function listCrmCalendars(em: EntityManager, principal: Principal): Promise<CrmCalendar[]> {
-  const where = principal.role === 'user' ? { tenantId: principal.tenantId, members: { user: { externalId: principal.sub } } } : { tenantId: principal.tenantId };
-  const ids = (await em.find(CrmCalendar, where, { fields: ['id'] })).map((c) => c.id);
-  return em.find(CrmCalendar, { id: { $in: ids } }, { populate: ['members', 'members.user'], orderBy: { name: 'asc' } });
+  /**
+   * Loads a calendar the caller may use, with its members. Admins (and support, read-only) reach every
+   * calendar of their tenant, users those they belong to. Throws `NOT_FOUND` for anything else, `FORBIDDEN`
+   * when support tries to book.
+   */
+  async get(em: EntityManager, principal: Principal, id: string, purpose: 'read' | 'book'): Promise<CrmCalendar> {
+    const calendar = await em.findOne(CrmCalendar, { id, tenantId: principal.tenantId }, { populate: ['members', 'members.user'] });
+    const member = calendar?.members.getItems().some((m) => m.user.externalId === principal.sub);
+    if (!calendar || (principal.role === 'user' && !member)) throw new AppError('NOT_FOUND', `No calendar ${id} you may use.`);
+    if (purpose === 'book' && principal.role === 'support') throw new AppError('FORBIDDEN', 'Support access is read-only.');
+    return calendar;
+  }
+
+  /** The calendars the caller may use: the whole tenant for admins and support, their own for users. */
+  async list(em: EntityManager, principal: Principal): Promise<CrmCalendar[]> {
+    const where = principal.role === 'user' ? { tenantId: principal.tenantId, members: { user: { externalId: principal.sub } } } : { tenantId: principal.tenantId };
+    const ids = (await em.find(CrmCalendar, where, { fields: ['id'] })).map((c) => c.id);
+    return em.find(CrmCalendar, { id: { $in: ids } }, { populate: ['members', 'members.user'], orderBy: { name: 'asc' } });
+  }
 }

@@ -7,7 +7,10 @@ import { createCalDavClients } from '../sync/caldav/caldav-clients';
 import type { DavTransport } from '../sync/caldav/dav-fetch';
 import { createMetrics, type Metrics } from '../metrics';
 import { createIcalReader, type IcalReader } from '../sync/ical/reader.pool';
+import { AvailabilityService } from './availability.service';
 import { BookingService } from './booking.service';
+import { BusyService } from './busy.service';
+import { CrmCalendarService } from './crm-calendar.service';
 import { ConflictWarningService } from './conflict-warning.service';
 import { ConnectThrottle } from './connect-throttle.service';
 import { IntegrationService } from './integration.service';
@@ -16,9 +19,14 @@ import { KeyedMutex } from './keyed-mutex';
 import { OutboxService } from './outbox.service';
 import { SupportService } from './support.service';
 import { SyncService } from './sync.service';
+import { UserService } from './user.service';
 
 /** The services resolvers and jobs call; built once per process by `createServices`. */
 export interface Services {
+  users: UserService;
+  calendars: CrmCalendarService;
+  availability: AvailabilityService;
+  busy: BusyService;
   integrations: IntegrationService;
   sync: SyncService;
   booking: BookingService;
@@ -56,9 +64,13 @@ export function createServices(config: Config, orm: Orm, events: EventBus, logge
     logger,
     outbox,
   });
-  const booking = new BookingService({ mutex: new KeyedMutex(), rowLocks: dialectOf(config.databaseUrl) === 'postgresql', afterCommit: () => outbox.kick() });
+  const users = new UserService(ical);
+  const calendars = new CrmCalendarService();
+  const availability = new AvailabilityService({ calendars, users });
+  const booking = new BookingService({ calendars, users, availability, mutex: new KeyedMutex(), rowLocks: dialectOf(config.databaseUrl) === 'postgresql', afterCommit: () => outbox.kick() });
   const support = new SupportService();
   const integrations = new IntegrationService({
+    users,
     clients,
     status,
     support,
@@ -68,5 +80,5 @@ export function createServices(config: Config, orm: Orm, events: EventBus, logge
     throttle: new ConnectThrottle({ perUser: config.connectThrottleLimit, perAppleId: config.connectThrottleAppleIdLimit, windowSeconds: config.connectThrottleWindowSeconds }),
     logger,
   });
-  return { integrations, sync, booking, outbox, warnings: new ConflictWarningService(), support, events, logger, ical };
+  return { users, calendars, availability, busy: new BusyService(users), integrations, sync, booking, outbox, warnings: new ConflictWarningService(users), support, events, logger, ical };
 }

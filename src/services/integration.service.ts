@@ -15,12 +15,13 @@ import type { IntegrationStatusMachine } from './integration-status';
 import type { SupportService } from './support.service';
 import type { OutboxService } from './outbox.service';
 import type { SyncService } from './sync.service';
-import { ensureUser, resolveSubject } from './user.service';
+import type { UserService } from './user.service';
 import { SyncRun } from '../entities/sync-run.entity';
 
 const MAX_RUNS = 100;
 
 export interface IntegrationServiceDeps {
+  users: UserService;
   sync: SyncService;
   outbox: OutboxService;
   clients: CalDavClients;
@@ -31,7 +32,6 @@ export interface IntegrationServiceDeps {
   support: Pick<SupportService, 'visible'>;
   logger: Logger;
 }
-
 
 /**
  * Connects, lists and configures a user's iCloud accounts. Every method is scoped to the caller: an id
@@ -46,7 +46,7 @@ export class IntegrationService {
    * `ICLOUD_UNAVAILABLE`, `ICLOUD_BAD_RESPONSE` or `TOO_MANY_ATTEMPTS`; nothing is stored when it throws.
    */
   async connectICloud(em: EntityManager, principal: Principal, input: { appleId: string; appSpecificPassword: string }): Promise<CalendarIntegration> {
-    const user = await ensureUser(em, principal);
+    const user = await this.deps.users.ensure(em, principal);
     const failed = (e: unknown) => {
       this.deps.logger.info({ userId: user.id, reason: (e as Error).message }, 'iCloud connect attempt failed');
       return toAppError(e);
@@ -93,13 +93,13 @@ export class IntegrationService {
    * support) another user's of the tenant. Throws `NOT_FOUND` for a user the caller may not see.
    */
   async list(em: EntityManager, principal: Principal, userId?: string | null): Promise<CalendarIntegration[]> {
-    const user = await resolveSubject(em, principal, userId);
+    const user = await this.deps.users.resolveSubject(em, principal, userId);
     return em.find(CalendarIntegration, { user }, { populate: ['calendars'], orderBy: { createdAt: 'asc' } });
   }
 
   /** Returns one of the caller's integrations. Throws `NOT_FOUND` for anyone else's. */
   async get(em: EntityManager, principal: Principal, id: string): Promise<CalendarIntegration> {
-    const user = await ensureUser(em, principal);
+    const user = await this.deps.users.ensure(em, principal);
     const integration = await em.findOne(CalendarIntegration, { id, user }, { populate: ['calendars'] });
     if (!integration) throw new AppError('NOT_FOUND', `No calendar integration ${id} for this user.`);
     return integration;
@@ -160,7 +160,7 @@ export class IntegrationService {
    */
   async setConflictCalendars(em: EntityManager, principal: Principal, calendarIds: string[]): Promise<ExternalCalendar[]> {
     const chosen = new Set((await this.ownCalendars(em, principal, calendarIds)).map((c) => c.id));
-    const user = await ensureUser(em, principal);
+    const user = await this.deps.users.ensure(em, principal);
     const all = await em.find(ExternalCalendar, { integration: { user, status: { $ne: IntegrationStatus.DISCONNECTED } } }, { orderBy: { name: 'asc' } });
     for (const c of all) c.checkForConflicts = c.isPrimary || chosen.has(c.id);
     await em.flush();
@@ -214,7 +214,7 @@ export class IntegrationService {
 
   /** Loads calendars of the caller's connected integrations by id; throws `NOT_FOUND` naming any other id. */
   private async ownCalendars(em: EntityManager, principal: Principal, ids: string[]): Promise<ExternalCalendar[]> {
-    const user: User = await ensureUser(em, principal);
+    const user: User = await this.deps.users.ensure(em, principal);
     const unique = [...new Set(ids)];
     const found = await em.find(ExternalCalendar, { id: { $in: unique }, integration: { user } }, { populate: ['integration', 'integration.user'] });
     const missing = unique.filter((id) => !found.some((c) => c.id === id));

@@ -158,9 +158,9 @@ async function applyAction(scope: Scope, action: Action, result: ApplyResult): P
       // it to the next sync (which sees our write as our own) instead of moving the appointment back.
       if (!link || link.contentHash !== action.linkHash) break;
       await store(scope, { ...action, events: [action.event] });
-      linkState.editedInICloud(link, action.etag, action.contentHash);
       const target = parseSyncKey(action.syncKey);
       const appointment = target.kind === 'appointment' ? await applyICloudEdit(tx, target.appointmentId, action.event) : null;
+      linkState.editedInICloud(link, action.etag, action.contentHash, appointment?.updatedAt ?? null);
       if (appointment) {
         result.updated++;
         const moved = { start: appointment.startsAt, end: appointment.endsAt };

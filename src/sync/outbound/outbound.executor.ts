@@ -48,6 +48,7 @@ export async function pushCopy(em: EntityManager, syncKey: string, userId: strin
     primary: primaryState(primary),
     primaryHref: primary?.href ?? null,
     desiredHash,
+    desiredModified: desired?.lastModified ?? null,
     link: { ...link, deletedInICloud: link.state === SyncState.DELETED_IN_ICLOUD },
   });
   switch (action.type) {
@@ -74,16 +75,14 @@ export async function pushCopy(em: EntityManager, syncKey: string, userId: strin
     case 'update': {
       if (action.type === 'move') await removeOldCopy(em, ctx, userId, action);
       const client = await ctx.clientFor(primary!);
-      // The versions of ours iCloud may hold, known before the write-ahead below forgets a new copy's hash; and
-      // whether this very version went out before (a try whose answer was lost): then the CRM has not changed since.
-      const ours = [link.contentHash, ...link.unconfirmed].filter((h): h is string => h !== null);
+      // Whether this very version went out before (a try whose answer was lost): then the CRM has not changed since.
       const sentBefore = link.unconfirmed.includes(desiredHash!);
       // Write-ahead: the href (of a new copy) and the version are stored before the PUT, so that a lost answer
       // or a crash leaves no orphan behind, and a later 412 against this version is known as our own.
       linkState.writing(link, desiredHash!, action.type === 'update' ? undefined : { href: hrefFor(primary!, link), calendarHref: primary!.href });
       await em.flush();
       const version = { ics: ics!, hash: desiredHash! };
-      const written = action.type === 'update' ? await update(em, client, link, desired!, version, ctx) : await create(em, client, link, desired!, version, ctx, { ours, sentBefore });
+      const written = action.type === 'update' ? await update(em, client, link, desired!, version, ctx) : await create(em, client, link, desired!, version, ctx, sentBefore);
       if (!written) return 'done';
       if ('kept' in written) {
         // iCloud's version was kept: it is the inbound status row now, as our own writes are. Otherwise the
@@ -93,7 +92,7 @@ export async function pushCopy(em: EntityManager, syncKey: string, userId: strin
         return 'done';
       }
       const etag = written.etag ?? (await getObject(client, written.href))?.etag ?? null;
-      linkState.pushed(link, { href: written.href, etag, contentHash: written.hash, calendarHref: primary!.href });
+      linkState.pushed(link, { href: written.href, etag, contentHash: written.hash, calendarHref: primary!.href, crmModifiedAt: desired!.lastModified });
       await recordOwnWrite(em, primary!, link, written.ics);
       return 'done';
     }
@@ -131,7 +130,7 @@ function hrefFor(primary: ExternalCalendar, link: AppointmentSyncLink): string {
  * PUT with If-None-Match: a 412 means the object exists, possibly ours from a try whose answer was lost.
  * Returns `kept` when iCloud's version was kept.
  */
-async function create(em: EntityManager, client: CalDavClient, link: AppointmentSyncLink, desired: DesiredEvent, version: Version, ctx: PushContext, before: { ours: string[]; sentBefore: boolean }): Promise<Written | Kept> {
+async function create(em: EntityManager, client: CalDavClient, link: AppointmentSyncLink, desired: DesiredEvent, version: Version, ctx: PushContext, sentBefore: boolean): Promise<Written | Kept> {
   const href = link.href!;
   const result = await putObject(client, href, version.ics, { ifNoneMatch: '*' });
   if (result.ok) return { href, etag: result.etag, hash: version.hash, ics: version.ics };
@@ -141,7 +140,7 @@ async function create(em: EntityManager, client: CalDavClient, link: Appointment
   // before we knew it was there). Writing over it unread lost that edit without a word (found by the
   // two-way property test): it is settled as an update's 412 is. When this version had gone out already,
   // the iPhone edited what the CRM still says: a later edit is followed, with no conflict to report.
-  return settle(em, client, link, desired, version, ctx, existing, { ours: before.ours, crmChanged: !before.sentBefore });
+  return settle(em, client, link, desired, version, ctx, existing, !sentBefore);
 }
 
 /**
@@ -158,17 +157,17 @@ async function update(em: EntityManager, client: CalDavClient, link: Appointment
     ctx.warn(await deletedWarning(em, await em.findOneOrFail(User, link.userId), link.syncKey));
     return null;
   }
-  return settle(em, client, link, desired, version, ctx, current, { ours: [], crmChanged: true });
+  return settle(em, client, link, desired, version, ctx, current, true);
 }
 
 /**
  * Settles a copy that iCloud holds in another version than the one we last knew (`current`, read after a
- * 412): a version of ours (the link's, or one of `ours`) is written over; otherwise the later change wins
+ * 412): a version of ours (confirmed or unconfirmed) is written over; otherwise the later change wins
  * (CRM `updatedAt` against iCloud LAST-MODIFIED). An iCloud version written over is kept in an EDIT_CONFLICT
  * warning; a CRM version that loses is too when `crmChanged` (both sides changed the copy). Returns `kept`
  * when iCloud's version was kept.
  */
-async function settle(em: EntityManager, client: CalDavClient, link: AppointmentSyncLink, desired: DesiredEvent, { ics, hash }: Version, ctx: PushContext, current: { etag: string; data: string }, { ours, crmChanged }: { ours: string[]; crmChanged: boolean }): Promise<Written | Kept> {
+async function settle(em: EntityManager, client: CalDavClient, link: AppointmentSyncLink, desired: DesiredEvent, { ics, hash }: Version, ctx: PushContext, current: { etag: string; data: string }, crmChanged: boolean): Promise<Written | Kept> {
   const href = link.href!;
   const reading = await ctx.reader.read(current.data, { timezone: desired.timezone, accountAddresses: [], window: NO_BUSY });
   // An unreadable version in iCloud cannot be the later change: the CRM's is written over it.
@@ -177,13 +176,13 @@ async function settle(em: EntityManager, client: CalDavClient, link: Appointment
   if (theirs?.contentHash === hash) return { href, etag: current.etag, hash, ics };
   // iCloud holds a version of ours (the last confirmed one, or one whose answer was lost): nobody else
   // changed it, so there is nothing to settle: ours is written over it.
-  if (theirs && (theirs.contentHash === link.contentHash || link.unconfirmed.includes(theirs.contentHash) || ours.includes(theirs.contentHash))) return rewrite(client, href, current.etag, hash, ics);
+  if (theirs && (theirs.contentHash === link.contentHash || link.unconfirmed.includes(theirs.contentHash))) return rewrite(client, href, current.etag, hash, ics);
   const user = await em.findOneOrFail(User, link.userId);
   const session = isSessionKey(link.syncKey);
   if (theirs && laterChangeWins({ crmModified: desired.lastModified, icloudModified: theirs.events[0]?.lastModified ?? null, session }) === 'icloud') {
     if (crmChanged) ctx.warn(editConflictWarning(em, user, desired, theirs.events[0], 'icloud'));
-    await applyICloudEdit(em, desired.appointmentIds[0], theirs.events[0]);
-    linkState.editedInICloud(link, current.etag, theirs.contentHash);
+    const appointment = await applyICloudEdit(em, desired.appointmentIds[0], theirs.events[0]);
+    linkState.editedInICloud(link, current.etag, theirs.contentHash, appointment?.updatedAt ?? null);
     return { kept: current.data };
   }
   ctx.warn(editConflictWarning(em, user, desired, theirs?.events[0], 'crm'));

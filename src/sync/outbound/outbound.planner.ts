@@ -6,6 +6,8 @@ export interface LinkState {
   href: string | null;
   etag: string | null;
   contentHash: string | null;
+  /** When the CRM last changed the version iCloud holds (null: not known). */
+  crmModifiedAt: Date | null;
   calendarHref: string | null;
   deletedInICloud: boolean;
 }
@@ -27,7 +29,7 @@ export type PushAction =
  * Decides what the push of one copy does (decide, then apply: `pushCopy` does the I/O). Pure. `desiredHash`
  * is null when the copy should not exist (cancelled, reassigned, last seat freed).
  */
-export function planPush(input: { primary: PrimaryState; primaryHref: string | null; desiredHash: string | null; link: LinkState }): PushAction {
+export function planPush(input: { primary: PrimaryState; primaryHref: string | null; desiredHash: string | null; desiredModified: Date | null; link: LinkState }): PushAction {
   const { primary, desiredHash, link } = input;
   // No calendar to write to: the copy waits until the user picks a primary calendar.
   if (primary === 'none' || primary === 'disconnected') return desiredHash ? { type: 'markNotConnected' } : { type: 'markSynced' };
@@ -40,6 +42,11 @@ export function planPush(input: { primary: PrimaryState; primaryHref: string | n
   // Deleted in iCloud by the user: never written again unless they ask (restoreAppointmentInICloud).
   if (link.deletedInICloud) return { type: 'keepDeletedInICloud' };
   const here = link.href !== null && link.calendarHref === input.primaryHref;
+  // Changed in the CRM and back since iCloud got it (moved there and back before a push): written all the
+  // same, with If-Match, so that an iPhone edit made meanwhile meets the later-change rule on its 412 instead
+  // of being followed by the next sync although the CRM changed last (found by the two-way property test).
+  const changedBack = link.crmModifiedAt !== null && input.desiredModified !== null && input.desiredModified > link.crmModifiedAt;
+  if (here && link.contentHash === desiredHash && changedBack && link.etag) return { type: 'update', href: link.href!, etag: link.etag };
   // In iCloud as the CRM wants it: nothing to write.
   if (here && link.contentHash === desiredHash) return { type: 'markSynced' };
   // In iCloud, different: update the version we saw, with If-Match.
