@@ -36,7 +36,6 @@ export interface SlotAvailability extends Slot {
   assignTo: string[];
 }
 
-
 const RANK: Record<MemberPriority, number> = { HIGH: 0, MEDIUM: 1, LOW: 2 };
 
 /**
@@ -120,6 +119,33 @@ function countBelow(starts: Float64Array, end: number): number {
   return lo;
 }
 
+/** The key prefix of the calendar's own class sessions (`class:<calendarId>:`), or undefined for other types. */
+function sessionPrefixOf(calendar: EngineCalendar): string | undefined {
+  if (calendar.type !== CrmCalendarType.CLASS_BOOKING) return undefined;
+  const epoch = new Date(0);
+  return classSessionKey(calendar.id, epoch).slice(0, -epoch.toISOString().length);
+}
+
+/**
+ * Whether each member is free for `slot` by the same rule as `computeAvailability` (nothing of theirs overlaps
+ * the slot widened by the buffers; a class session does not block itself), whatever the calendar's type makes
+ * of it. Returns the blocks that keep each member busy (empty when free), in their order.
+ */
+export function blockersOf(input: { calendar: EngineCalendar; userIds: string[]; slot: Slot; blocks: ReadonlyMap<string, Block[]>; ignoreAppointmentId?: string }): Map<string, Block[]> {
+  const { calendar, slot } = input;
+  const start = slot.start.getTime() - calendar.bufferBeforeMinutes * 60000;
+  const end = slot.end.getTime() + calendar.bufferAfterMinutes * 60000;
+  const session = calendar.type === CrmCalendarType.CLASS_BOOKING ? classSessionKey(calendar.id, slot.start) : undefined;
+  const out = new Map<string, Block[]>();
+  for (const userId of input.userIds) {
+    const overlapping = (input.blocks.get(userId) ?? []).filter(
+      (b) => b.start.getTime() < end && start < b.end.getTime() && (session === undefined || b.syncKey !== session) && (input.ignoreAppointmentId === undefined || b.appointmentId !== input.ignoreAppointmentId),
+    );
+    out.set(userId, overlapping);
+  }
+  return out;
+}
+
 /**
  * Decides, for each candidate slot, who is free and whether it can be booked, from busy blocks read
  * beforehand (pure: no I/O). A member is free when nothing of theirs overlaps the slot widened by the
@@ -140,8 +166,7 @@ export function computeAvailability(input: {
   const isClass = calendar.type === CrmCalendarType.CLASS_BOOKING;
   // Only the block of this calendar's class session at the slot's start is left out; such keys start with
   // the session key's part before the start (`class:<calendarId>:`).
-  const epoch = new Date(0);
-  const sessionPrefix = isClass ? classSessionKey(calendar.id, epoch).slice(0, -epoch.toISOString().length) : undefined;
+  const sessionPrefix = sessionPrefixOf(calendar);
   const indexes = new Map<string, BusyIndex>();
   const indexOf = (userId: string) => {
     let index = indexes.get(userId);

@@ -2,7 +2,7 @@ import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from '../context';
 import type { CrmCalendar } from '../entities/crm-calendar.entity';
 import { MAX_SLOT_RANGE_DAYS } from '../services/availability.service';
-import { CreateCrmCalendarInput, CrmCalendarObject, TimeSlotType } from './crm-calendar.types';
+import { CreateCrmCalendarInput, CrmCalendarObject, SlotExplanationType, TimeSlotType } from './crm-calendar.types';
 
 function toCalendarDto(c: CrmCalendar): CrmCalendarObject {
   const { id, name, type, timezone, slotDurationMinutes, slotIntervalMinutes, bufferBeforeMinutes, bufferAfterMinutes, seatsPerSlot, roundRobinMode, minNoticeMinutes, bookingWindowDays, openHours } = c;
@@ -50,5 +50,13 @@ export class CrmCalendarResolver {
     @Ctx() { em, principal, services }: Context,
   ): Promise<TimeSlotType[]> {
     return services.availability.availableSlots(em, principal, calendarId, from, to, timezone);
+  }
+
+  @Query(() => SlotExplanationType, {
+    description: 'Why the slot starting at `startsAt` is or is not bookable, member by member ("why can\'t my client book 3 pm?"). ' +
+      'Same visibility as availableSlots; `bookable` exactly when availableSlots offers the slot.',
+  })
+  async explainAvailability(@Arg('calendarId', () => ID) calendarId: string, @Arg('startsAt', () => Date) startsAt: Date, @Ctx() { em, principal, services }: Context): Promise<SlotExplanationType> {
+    return services.availability.explain(em, principal, calendarId, startsAt);
   }
 }

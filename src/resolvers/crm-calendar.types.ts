@@ -1,5 +1,6 @@
 import { ArrayMaxSize, MaxLength } from 'class-validator';
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { AvailabilityReasonCode } from '../availability/explain';
 import { CrmCalendarType, MemberPriority, RoundRobinMode } from '../entities/crm-calendar.entity';
 
 registerEnumType(CrmCalendarType, { name: 'CrmCalendarType' });
@@ -90,4 +91,40 @@ export class TimeSlotType {
   startsAtLocal!: string;
   @Field(() => [ID], { description: 'Members free for it (CRM user ids), best first.' }) availableUserIds!: string[];
   @Field(() => Int, { description: 'Seats left (class), free members (round robin, service), 1 (collective).' }) seatsLeft!: number;
+}
+
+registerEnumType(AvailabilityReasonCode, {
+  name: 'AvailabilityReasonCode',
+  description: 'Why a slot, or a member at a slot, cannot be booked; NOT_CONNECTED and NEEDS_RECONNECT say a member\'s iCloud busy time is not known or not current.',
+});
+
+@ObjectType('AvailabilityReason')
+export class AvailabilityReasonType {
+  @Field(() => AvailabilityReasonCode) code!: AvailabilityReasonCode;
+  @Field(() => String) message!: string;
+}
+
+@ObjectType('MemberAvailabilityReason')
+export class MemberAvailabilityReasonType extends AvailabilityReasonType {
+  @Field(() => String, { nullable: true, description: 'ICLOUD_BUSY: the iCloud calendar the busy time comes from.' }) calendarName?: string | null;
+  @Field(() => Date, { nullable: true, description: 'CRM_APPOINTMENT (buffers included) and ICLOUD_BUSY: the blocking interval.' }) startsAt?: Date | null;
+  @Field(() => Date, { nullable: true }) endsAt?: Date | null;
+  @Field(() => ID, { nullable: true, description: 'CRM_APPOINTMENT: the appointment in the way.' }) appointmentId?: string | null;
+  @Field(() => String, { nullable: true, description: "ICLOUD_BUSY: the event's title, for its owner only." }) title?: string | null;
+}
+
+@ObjectType('MemberExplanation')
+export class MemberExplanationType {
+  @Field(() => ID, { description: 'The CRM user id.' }) userId!: string;
+  @Field(() => Boolean, { description: 'Nothing of theirs overlaps the slot with the calendar\'s buffers.' }) free!: boolean;
+  @Field(() => [MemberAvailabilityReasonType]) reasons!: MemberAvailabilityReasonType[];
+}
+
+@ObjectType('SlotExplanation', { description: 'Why a slot is or is not bookable; `bookable` exactly when availableSlots offers it.' })
+export class SlotExplanationType {
+  @Field(() => Date) startsAt!: Date;
+  @Field(() => Date) endsAt!: Date;
+  @Field(() => Boolean) bookable!: boolean;
+  @Field(() => [AvailabilityReasonType], { description: 'What is wrong with the slot itself: open hours, grid, notice, booking window, seats.' }) reasons!: AvailabilityReasonType[];
+  @Field(() => [MemberExplanationType]) members!: MemberExplanationType[];
 }

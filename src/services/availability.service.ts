@@ -7,6 +7,7 @@ import { IntegrationStatus } from '../entities/calendar-integration.entity';
 import { CrmCalendarType, type CrmCalendar } from '../entities/crm-calendar.entity';
 import { syncKeyOf } from '../sync/sync-key';
 import type { Principal } from '../auth/jwt';
+import { explainSlot, type ExplainedBlock, type MemberConnection, type SlotExplanation } from '../availability/explain';
 import { formatLocal } from '../availability/zoned-time';
 import { AppError } from '../errors';
 import { isTimeZone } from '../sync/ical/timezones';
@@ -26,22 +27,47 @@ function parsePairs(list: string, into: Block[]): void {
 }
 
 /**
- * iCloud busy time of the users' calendars checked for conflicts (of integrations not disconnected),
- * overlapping [from, to), added to `blocks`. On SQLite the intervals of each user come back as one string
- * (group_concat): the driver builds each row object natively for about 2-3 µs, one row per user instead of
- * one per interval is the difference on a busy calendar. PostgreSQL returns plain rows.
+ * Where iCloud busy time counts: intervals of the users' calendars checked for conflicts, of integrations not
+ * disconnected, overlapping [from, to). The one definition for availability and its explanation.
+ */
+function busyScope(em: EntityManager, userIds: string[], from: Date, to: Date): { from: string; where: string; params: unknown[] } {
+  return {
+    from: 'busy_interval b join external_calendar c on c.id = b.calendar_id join calendar_integration i on i.id = c.integration_id',
+    where: `b.user_id in (${placeholders(userIds.length)}) and b.starts_at < ? and b.ends_at > ? and c.check_for_conflicts = ? and i.status <> ?`,
+    params: [...userIds, dateParam(em, to), dateParam(em, from), true, IntegrationStatus.DISCONNECTED],
+  };
+}
+
+/**
+ * iCloud busy time of the users (see `busyScope`), added to `blocks`. On SQLite the intervals of each user
+ * come back as one string (group_concat): the driver builds each row object natively for about 2-3 µs, one row
+ * per user instead of one per interval is the difference on a busy calendar. PostgreSQL returns plain rows.
  */
 async function addBusy(em: EntityManager, blocks: Map<string, Block[]>, userIds: string[], from: Date, to: Date): Promise<void> {
-  const where = `b.user_id in (${placeholders(userIds.length)}) and b.starts_at < ? and b.ends_at > ? and c.check_for_conflicts = ? and i.status <> ?`;
-  const params = [...userIds, dateParam(em, to), dateParam(em, from), true, IntegrationStatus.DISCONNECTED];
-  const joins = 'join external_calendar c on c.id = b.calendar_id join calendar_integration i on i.id = c.integration_id';
+  const scope = busyScope(em, userIds, from, to);
   if (em.getDriver() instanceof LibSqlDriver) {
-    const rows = await plainRows(em, `select b.user_id, group_concat(b.starts_at || ',' || b.ends_at, ';') as pairs from busy_interval b ${joins} where ${where} group by b.user_id`, params);
+    const rows = await plainRows(em, `select b.user_id, group_concat(b.starts_at || ',' || b.ends_at, ';') as pairs from ${scope.from} where ${scope.where} group by b.user_id`, scope.params);
     for (const r of rows) parsePairs(r.pairs as string, blocks.get(r.user_id as string)!);
     return;
   }
-  for (const b of await plainRows(em, `select b.user_id, b.starts_at, b.ends_at from busy_interval b ${joins} where ${where}`, params)) {
+  for (const b of await plainRows(em, `select b.user_id, b.starts_at, b.ends_at from ${scope.from} where ${scope.where}`, scope.params)) {
     blocks.get(b.user_id as string)!.push({ start: asDate(b.starts_at), end: asDate(b.ends_at) });
+  }
+}
+
+/** The users' active CRM appointments (any calendar) whose blocks, buffers included, overlap [from, to), added to `blocks`. */
+async function addAppointments(em: EntityManager, blocks: Map<string, Block[]>, userIds: string[], from: Date, to: Date): Promise<void> {
+  const rows = await plainRows(
+    em,
+    `select aa.user_id, aa.block_start, aa.block_end, a.id, a.starts_at, a.calendar_id, cal.type from appointment_assignee aa
+      join appointment a on a.id = aa.appointment_id
+      join crm_calendar cal on cal.id = a.calendar_id
+      where aa.user_id in (${placeholders(userIds.length)}) and aa.active = ? and aa.block_start < ? and aa.block_end > ?`,
+    [...userIds, true, dateParam(em, to), dateParam(em, from)],
+  );
+  for (const a of rows) {
+    const appointment = { id: a.id as string, startsAt: asDate(a.starts_at), calendar: { id: a.calendar_id as string, type: a.type as CrmCalendarType } };
+    blocks.get(a.user_id as string)!.push({ start: asDate(a.block_start), end: asDate(a.block_end), syncKey: syncKeyOf(appointment), appointmentId: appointment.id });
   }
 }
 
@@ -52,22 +78,29 @@ async function addBusy(em: EntityManager, blocks: Map<string, Block[]>, userIds:
  */
 async function blocksOf(em: EntityManager, userIds: string[], from: Date, to: Date): Promise<Map<string, Block[]>> {
   const blocks = new Map<string, Block[]>(userIds.map((id) => [id, []]));
-  const [, assigned] = await reads(em, [
-    () => addBusy(em, blocks, userIds, from, to),
-    () => plainRows(
-      em,
-      `select aa.user_id, aa.block_start, aa.block_end, a.id, a.starts_at, a.calendar_id, cal.type from appointment_assignee aa
-        join appointment a on a.id = aa.appointment_id
-        join crm_calendar cal on cal.id = a.calendar_id
-        where aa.user_id in (${placeholders(userIds.length)}) and aa.active = ? and aa.block_start < ? and aa.block_end > ?`,
-      [...userIds, true, dateParam(em, to), dateParam(em, from)],
-    ),
-  ]);
-  for (const a of assigned) {
-    const appointment = { id: a.id as string, startsAt: asDate(a.starts_at), calendar: { id: a.calendar_id as string, type: a.type as CrmCalendarType } };
-    blocks.get(a.user_id as string)!.push({ start: asDate(a.block_start), end: asDate(a.block_end), syncKey: syncKeyOf(appointment), appointmentId: appointment.id });
-  }
+  await reads(em, [() => addBusy(em, blocks, userIds, from, to), () => addAppointments(em, blocks, userIds, from, to)]);
   return blocks;
+}
+
+/** iCloud busy time of the users (see `busyScope`) with its calendar's name and the event's title, added to `blocks`. */
+async function addBusyDetails(em: EntityManager, blocks: Map<string, ExplainedBlock[]>, userIds: string[], from: Date, to: Date): Promise<void> {
+  const scope = busyScope(em, userIds, from, to);
+  for (const b of await plainRows(em, `select b.user_id, b.starts_at, b.ends_at, b.title, c.name from ${scope.from} where ${scope.where} order by b.starts_at`, scope.params)) {
+    blocks.get(b.user_id as string)!.push({ start: asDate(b.starts_at), end: asDate(b.ends_at), calendarName: b.name as string, title: (b.title as string | null) ?? null });
+  }
+}
+
+/** How each user's iCloud stands: CONNECTED when one account is usable, else NEEDS_RECONNECT when one waits for a new password. */
+async function connectionsOf(em: EntityManager, userIds: string[]): Promise<Map<string, MemberConnection>> {
+  const out = new Map<string, MemberConnection>();
+  if (!userIds.length) return out;
+  for (const r of await plainRows(em, `select user_id, status from calendar_integration where user_id in (${placeholders(userIds.length)})`, userIds)) {
+    const userId = r.user_id as string;
+    const status = r.status as IntegrationStatus;
+    if (status === IntegrationStatus.CONNECTED || status === IntegrationStatus.ERROR) out.set(userId, 'CONNECTED');
+    else if (status === IntegrationStatus.NEEDS_RECONNECT && out.get(userId) !== 'CONNECTED') out.set(userId, 'NEEDS_RECONNECT');
+  }
+  return out;
 }
 
 /** Booked seats of a class calendar by start (ms) in [first, last], counted by the database. */
@@ -135,6 +168,39 @@ export class AvailabilityService {
    * Availability of a CRM calendar for slots starting in [from, to), honouring minimum notice and the
    * booking window at `now`. Each slot says who is free, who a booking would go to, and seats left.
    */
+  /**
+   * Why a slot of a calendar the caller may read is or is not bookable, member by member (see `explainSlot`):
+   * `bookable` exactly when `availableSlots` offers it; members by CRM user id; iCloud titles only for the
+   * caller's own events.
+   * Throws `BAD_USER_INPUT` for an invalid time, `NOT_FOUND` for a calendar the caller may not use.
+   */
+  async explain(em: EntityManager, principal: Principal, calendarId: string, startsAt: Date, now = new Date()): Promise<SlotExplanation> {
+    if (Number.isNaN(startsAt.getTime())) throw new AppError('BAD_USER_INPUT', 'startsAt: not a valid time.');
+    const calendar = await this.deps.calendars.get(em, principal, calendarId, 'read');
+    const members = calendar.members.getItems();
+    const userIds = members.map((m) => m.user.id);
+    const margin = (calendar.bufferBeforeMinutes + calendar.bufferAfterMinutes + calendar.slotDurationMinutes) * 60000;
+    const from = new Date(startsAt.getTime() - margin);
+    const to = new Date(startsAt.getTime() + margin);
+    const blocks = new Map<string, ExplainedBlock[]>(userIds.map((id) => [id, []]));
+    const [, , connections, seatsTaken] = await reads(em, [
+      () => (userIds.length ? addAppointments(em, blocks, userIds, from, to) : Promise.resolve()),
+      () => (userIds.length ? addBusyDetails(em, blocks, userIds, from, to) : Promise.resolve()),
+      () => connectionsOf(em, userIds),
+      () => (calendar.type === CrmCalendarType.CLASS_BOOKING ? seatsTakenOf(em, calendar, startsAt, startsAt) : Promise.resolve(new Map<number, number>())),
+    ] as const);
+    const explained = explainSlot({
+      calendar,
+      startsAt,
+      now,
+      members: members.map((m) => ({ userId: m.user.id, priority: m.priority, recentCount: 0, connection: connections.get(m.user.id) ?? 'NOT_CONNECTED', ownTitles: m.user.externalId === principal.sub })),
+      blocks,
+      seatsTaken,
+    });
+    const ids = new Map(members.map((m) => [m.user.id, m.user.externalId]));
+    return { ...explained, members: explained.members.map((m) => ({ ...m, userId: ids.get(m.userId)! })) };
+  }
+
   async slotsOf(em: EntityManager, calendar: CrmCalendar, from: Date, to: Date, now = new Date(), ignoreAppointmentId?: string): Promise<SlotAvailability[]> {
     const earliest = new Date(Math.max(from.getTime(), now.getTime() + calendar.minNoticeMinutes * 60000));
     const latest = new Date(Math.min(to.getTime(), now.getTime() + calendar.bookingWindowDays * DAY_MS));
