@@ -7,6 +7,7 @@ import type { CalDavTarget } from '../dev/caldav-targets';
 import { at, crmFixture, nextWeekday } from '../dev/crm-fixture';
 import { vevent } from '../dev/phone';
 import { median } from './measure';
+import { lessIsBetter, type BenchResult } from './results';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 500);
 
@@ -15,7 +16,7 @@ const EVENTS = Number(process.env.BENCH_EVENTS ?? 500);
  * local busy index, the peer (what integrations without an index do) asking CalDAV for the week's events
  * on every request and expanding them. Same engine for both, so the difference is the data source.
  */
-export async function benchAvailability(target: CalDavTarget, rounds: number): Promise<string> {
+export async function benchAvailability(target: CalDavTarget, rounds: number): Promise<{ line: string; result: BenchResult }> {
   const f = await crmFixture(target, ['sam']);
   try {
     const { phone, account } = f.users.sam;
@@ -42,7 +43,10 @@ export async function benchAvailability(target: CalDavTarget, rounds: number): P
       return computeAvailability({ calendar, members: [{ userId, priority: calendar.members[0].priority, recentCount: 0 }], slots, blocks: new Map([[userId, busy]]), seatsTaken: new Map() }).length;
     });
     if (ours.result !== peer.result) throw new Error(`the two disagree: ${ours.result} slots against ${peer.result}`);
-    return `availableSlots, 7 days, ${EVENTS} iCloud events: peer (CalDAV per request) ${peer.ms.toFixed(1)} ms | ours (local index) ${ours.ms.toFixed(1)} ms | ${(peer.ms / ours.ms).toFixed(1)}x faster`;
+    return {
+      line: `availableSlots, 7 days, ${EVENTS} iCloud events: peer (CalDAV per request) ${peer.ms.toFixed(1)} ms | ours (local index) ${ours.ms.toFixed(1)} ms | ${(peer.ms / ours.ms).toFixed(1)}x faster`,
+      result: lessIsBetter('availability, 7 days, one member', 'median time', 'ms', ours.ms, peer.ms, 'tsdav time-range REPORT + ical.js expansion per request'),
+    };
   } finally {
     await f.app.close();
   }

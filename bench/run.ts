@@ -8,18 +8,36 @@ import type { StoredObject } from '../src/sync/inbound/inbound.planner';
 import { radicaleTarget } from '../dev/caldav-targets';
 import { Phone, vevent } from '../dev/phone';
 import { benchAvailability } from './availability';
+import { benchHostile } from './hostile';
+import { lessIsBetter, writeJsonIfAsked, type BenchResult } from './results';
+import { benchSlots } from './slots';
 import { median } from './measure';
 
 /**
- * `npm run bench`: the inbound sync against real Radicale with 500 events, compared in the same run with
- * the peer a typical integration uses: tsdav's fetchCalendarObjects (list + fetch everything each check),
- * then availability from the local index against asking CalDAV per request. Prints times and ratios.
+ * `npm run bench` (`-- --json` also writes bench-results.json, `-- --json=<path>` elsewhere): every benchmark,
+ * each against its peer in the same run, on loopback servers, printing its figures and ratios:
+ * - the inbound sync against real Radicale with BENCH_EVENTS (500) events, against tsdav's fetchCalendarObjects
+ *   (list and fetch everything on each check), then availability from the local index against asking CalDAV
+ *   on every request (`availability.ts`);
+ * - availableSlots over HTTP at calendar size (`slots.ts`), against the previous method;
+ * - the hostile corpus through the worker pool (`hostile.ts`), against reading on the main thread.
+ * BENCHMARKS.md says what each measures and the figures of a run.
  */
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 500);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
-
 async function main(): Promise<void> {
+  const results: BenchResult[] = [];
+  results.push(...(await benchSync()));
+  results.push(...(await benchSlots()));
+  results.push(...(await benchHostile()));
+  const path = writeJsonIfAsked(results);
+  if (path) console.log(`results written to ${path}`);
+}
+
+/** Inbound sync and availability against a real Radicale, each with its peer. */
+async function benchSync(): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
   const target = await radicaleTarget();
   const reader = createIcalReader();
   try {
@@ -62,20 +80,28 @@ async function main(): Promise<void> {
       const p = await median(ROUNDS, peerRead);
       const o = await median(ROUNDS, oursRead);
       rows.push(`${label.padEnd(34)} peer ${p.ms.toFixed(1).padStart(8)} ms ${String(p.result).padStart(3)} req | ours ${o.ms.toFixed(1).padStart(7)} ms ${String(o.result).padStart(2)} req | ${(p.ms / o.ms).toFixed(1)}x faster`);
+      results.push(lessIsBetter(`inbound sync on Radicale, ${label}`, 'median time', 'ms', o.ms, p.ms, 'tsdav fetchCalendarObjects'));
+      results.push(lessIsBetter(`inbound sync on Radicale, ${label}`, 'requests', 'requests', o.result, p.result, 'tsdav fetchCalendarObjects'));
     };
     await compare(`unchanged calendar (${EVENTS} events)`);
     await phone.put('work', vevent('bench-new', `${day(1)}T12:00:00Z`, `${day(1)}T13:00:00Z`, 'New'));
     await compare('after one change');
     console.log(`Inbound sync on Radicale, median of ${ROUNDS} rounds (peer: tsdav fetchCalendarObjects)`);
     for (const row of rows) console.log(row);
-    console.log(await benchAvailability(target, ROUNDS));
+    const availability = await benchAvailability(target, ROUNDS);
+    console.log(availability.line);
+    results.push(availability.result);
+    return results;
   } finally {
     await reader.close();
     await target.stop();
   }
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

@@ -11,6 +11,7 @@ import { User } from '../src/entities/user.entity';
 import { dataOf, startTestApp, TEST_JWT_SECRET, type TestApp } from '../dev/app';
 import { availability as baselineAvailability } from './baseline/availability.service';
 import { startBaselineServer } from './baseline/server';
+import { lessIsBetter, type BenchResult } from './results';
 
 /**
  * `npm run build --silent && node dist/bench/slots.js`: availableSlots over HTTP for 30 days of a round-robin
@@ -103,7 +104,8 @@ export async function setUp(databaseUrl?: string): Promise<{ app: TestApp; calen
   }
 }
 
-async function main(): Promise<void> {
+/** Runs the benchmark (see the top of this file); prints its figures and returns them. */
+export async function benchSlots(): Promise<BenchResult[]> {
   const { app, calendar, from, to } = await setUp();
   const calendarId = calendar.id;
   const peer = await startBaselineServer(app.server.orm, TEST_JWT_SECRET);
@@ -173,6 +175,13 @@ async function main(): Promise<void> {
     console.log(`  ours                   p50 ${f(percentile(o, 0.5))}  p99 ${f(percentile(o, 0.99))}  cpu ${f(cpu.ours / ROUNDS)}/request`);
     console.log(`  ratio                  p50 ${(percentile(b, 0.5) / percentile(o, 0.5)).toFixed(1)}x  p99 ${(percentile(b, 0.99) / percentile(o, 0.99)).toFixed(1)}x  cpu ${(cpu.baseline / cpu.ours).toFixed(1)}x less`);
     console.log(`availability() alone, in process: baseline p50 ${f(percentile(serviceBase, 0.5))} | ours p50 ${f(percentile(serviceOurs, 0.5))} | ${(percentile(serviceBase, 0.5) / percentile(serviceOurs, 0.5)).toFixed(1)}x`);
+    const name = `availableSlots over HTTP, 30 days, round robin ${MEMBERS} x 2 calendars x ${EVENTS} events`;
+    const peerName = 'the previous method (bench/baseline)';
+    return [
+      lessIsBetter(name, 'p50', 'ms', percentile(o, 0.5), percentile(b, 0.5), peerName),
+      lessIsBetter(name, 'p99', 'ms', percentile(o, 0.99), percentile(b, 0.99), peerName),
+      lessIsBetter(name, 'CPU per request', 'ms', cpu.ours / ROUNDS, cpu.baseline / ROUNDS, peerName),
+    ];
   } finally {
     agent.destroy();
     await peer.close();
@@ -181,7 +190,7 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
-  main().then(
+  benchSlots().then(
     () => process.exit(0),
     (e) => {
       console.error(e);

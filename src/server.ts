@@ -1,6 +1,6 @@
 import { ApolloServer } from '@apollo/server';
 import type { ApolloServerPlugin } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
@@ -122,7 +122,7 @@ export async function startServer(config: Config, logger: Logger, events: EventB
   const metrics = createMetrics();
   const services = createServices(config, orm, events, logger, { metrics });
   const schema = await createSchema(events);
-  const formatError = createErrorFormatter(logger);
+  const formatError = createErrorFormatter(logger, schema);
   const app = express();
   const httpServer: Server = createServer(app);
   const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH });
@@ -157,6 +157,9 @@ export async function startServer(config: Config, logger: Logger, events: EventB
       ApolloServerPluginDrainHttpServer({ httpServer }),
       // The IDE is ours (src/web-ui.ts, served from installed packages): never Apollo's page that loads a CDN.
       ApolloServerPluginLandingPageDisabled(),
+      // No cache hints are used; Apollo's default cache-control plugin wrapped every field's resolver for them
+      // (a few ms per 336-slot answer).
+      ApolloServerPluginCacheControlDisabled(),
       observeOperations(metrics, logger),
       {
         async requestDidStart() {

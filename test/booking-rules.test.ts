@@ -88,6 +88,53 @@ describe('booking rules and bad input: a clear code, and nothing changes', () =>
     await expectRefused(res, 'BAD_USER_INPUT', message);
   });
 
+  it('names each argument path that fails a constraint, with the constraint, instead of "Argument Validation Error"', async () => {
+    const before = await counts();
+    const long = await f.book({ calendarId: yoga, startsAt: at(monday, 10), contact: { name: 'Ann' }, title: 'T'.repeat(301) });
+    await expectRefused(long, 'BAD_USER_INPUT', /^input\.title: must be shorter than or equal to 300 characters$/);
+    // Inside nested inputs too: the contact, and each team member of a calendar.
+    const name = await f.book({ calendarId: yoga, startsAt: at(monday, 10), contact: { name: 'N'.repeat(201) } });
+    await expectRefused(name, 'BAD_USER_INPUT', /^input\.contact\.name: must be shorter than or equal to 200 characters$/);
+    const team = await f.app.gql(f.admin, `mutation($i: CreateCrmCalendarInput!) { createCrmCalendar(input: $i) { id } }`, { i: { name: 'X', type: 'SERVICE', timezone: 'UTC', slotDurationMinutes: 30, openHours: OPEN_WEEKDAYS, teamMembers: [{ userId: 'hana' }, { userId: 'u'.repeat(201) }] } });
+    await expectRefused(team, 'BAD_USER_INPUT', /^input\.teamMembers\[1\]\.userId: must be shorter than or equal to 200 characters$/);
+    expect(await counts()).toEqual(before);
+
+    // Two failures of one argument are both named; a 9,000-character value is never echoed back.
+    const connect = `mutation($i: ConnectICloudInput!) { connectICloud(input: $i) { id } }`;
+    const res = await fetch(f.app.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${f.users.hana.token}` }, body: JSON.stringify({ query: connect, variables: { i: { appleId: 'A'.repeat(9000), appSpecificPassword: '' } } }) });
+    const text = await res.text();
+    expect(JSON.parse(text).errors[0]).toEqual(expect.objectContaining({
+      message: 'input.appleId: must be shorter than or equal to 320 characters; input.appSpecificPassword: should not be empty',
+      extensions: { code: 'BAD_USER_INPUT' },
+    }));
+    expect(text).not.toContain('A'.repeat(100));
+    expect(text).not.toMatch(/Argument Validation Error|at [A-Za-z.]+ \(/);
+
+    // The argument is named after the schema, whatever it is called (here `filter`, beside `first` and `after`).
+    const support = f.app.token('sue', 'tenant-a', 'support');
+    const search = await f.app.gql(support, `query($a: String) { supportIntegrations(filter: { appleId: $a }, first: 5) { totalCount } }`, { a: 'x'.repeat(321) });
+    await expectRefused(search, 'BAD_USER_INPUT', /^filter\.appleId: must be shorter than or equal to 320 characters$/);
+  });
+
+  it('names the variable path of a value of the wrong type, and the argument path of a wrong literal, without echoing it whole', async () => {
+    const book = `mutation($i: BookAppointmentInput!) { bookAppointment(input: $i) { id } }`;
+    const typed = await f.app.gql(f.admin, book, { i: { calendarId: yoga, startsAt: 'tomorrow', contact: { name: 5 } } });
+    expect(typed.errors!.map((e) => [e.extensions?.code, e.message])).toEqual([
+      ['BAD_USER_INPUT', '$i.startsAt: DateTime cannot represent an invalid date-time-string tomorrow.'],
+      ['BAD_USER_INPUT', '$i.contact.name: String cannot represent a non string value: 5'],
+    ]);
+    const missing = await f.app.gql(f.admin, book, { i: { calendarId: yoga, contact: { name: 'Ann' }, colour: 'red' } });
+    expect(missing.errors!.map((e) => e.message)).toEqual([
+      '$i: Field "startsAt" of required type "DateTimeISO!" was not provided.',
+      '$i: Field "colour" is not defined by type "BookAppointmentInput".',
+    ]);
+    const huge = await f.app.gql(f.admin, book, { i: { calendarId: yoga, startsAt: '9'.repeat(9000), contact: { name: 'Ann' } } });
+    expect(huge.errors![0].message).toMatch(/^\$i\.startsAt: DateTime cannot represent .{0,200}$/);
+    const literal = await f.app.gql(f.admin, `mutation { createCrmCalendar(input: { name: "X", type: SERVICE, timezone: "UTC", slotDurationMinutes: 30,
+      openHours: [{ weekday: 1, start: 9, end: "10:00" }], teamMembers: [] }) { id } }`);
+    expect(literal.errors![0]).toMatchObject({ message: 'input.openHours[0].start: String cannot represent a non string value: 9', extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
+  });
+
   it('lets an admin edit a calendar, but not change its type, and no one else edit it', async () => {
     const query = `mutation($id: ID!, $i: CreateCrmCalendarInput!) { updateCrmCalendar(id: $id, input: $i) { name seatsPerSlot teamMembers { userId } } }`;
     const input = { name: 'Yoga Flow', type: 'CLASS_BOOKING', timezone: 'UTC', slotDurationMinutes: 60, seatsPerSlot: 5, minNoticeMinutes: 120, bookingWindowDays: 30, openHours: OPEN_WEEKDAYS, teamMembers: [{ userId: 'hana' }] };

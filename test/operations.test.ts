@@ -130,6 +130,38 @@ describe('structured logs', () => {
     expect(everything).not.toContain(sam.token);
     expect(everything).not.toContain(f.admin);
   });
+
+  it('leave one line per booking change, per push of a copy and per conflict warning, with ids and never the contact', async () => {
+    const sam = f.users.sam;
+    const { id: calendarId } = await f.createCalendar({ name: 'Audit', type: 'SERVICE', timezone: 'UTC', slotDurationMinutes: 60, openHours: OPEN, teamMembers: [{ userId: 'sam' }] });
+    const day = nextWeekday(3, 5);
+    const contact = { name: 'Zelda Private', email: 'zelda@private.example', phone: '+49 170 5550123' };
+    const booked = dataOf(await f.book({ calendarId, startsAt: at(day, 9), contact })).bookAppointment;
+    await f.pushed();
+    const moved = at(day, 11);
+    dataOf(await f.app.gql(f.admin, `mutation($i: RescheduleAppointmentInput!) { rescheduleAppointment(input: $i) { id } }`, { i: { id: booked.id, startsAt: moved } }));
+    await f.pushed();
+    // An event added "on the phone" over the appointment: the next sync raises a DOUBLE_BOOKING warning.
+    await sam.phone.put(sam.account.primary.slug, vevent('audit-overlap', moved.toISOString(), at(day, 11, 30).toISOString(), 'Overlapping call'));
+    const run = dataOf(await f.app.gql(sam.token, `mutation($id: ID!) { syncNow(integrationId: $id) { id warnings } }`, { id: sam.integrationId })).syncNow;
+    dataOf(await f.app.gql(f.admin, `mutation($id: ID!) { cancelAppointment(id: $id) { id } }`, { id: booked.id }));
+    await f.pushed();
+
+    const logs = f.app.logs.map((l) => JSON.parse(l));
+    const about = (msg: string) => logs.filter((l) => l.msg === msg && (l.appointmentId === booked.id || l.syncKey === `appt:${booked.id}`));
+    const change = { appointmentId: booked.id, calendarId, tenantId: 'tenant-a', userId: 'boss', level: 30 };
+    expect(about('appointment booked')).toEqual([expect.objectContaining({ ...change, startsAt: at(day, 9).toISOString() })]);
+    expect(about('appointment rescheduled')).toEqual([expect.objectContaining({ ...change, startsAt: moved.toISOString(), previousStartsAt: at(day, 9).toISOString() })]);
+    expect(about('appointment cancelled')).toEqual([expect.objectContaining(change)]);
+    const push = { syncKey: `appt:${booked.id}`, userId: 'sam', tenantId: 'tenant-a', outcome: 'done', attempt: 1, level: 30 };
+    expect(about('push of a copy to iCloud done').map((l) => l.action)).toEqual(['create', 'update', 'delete']);
+    for (const line of about('push of a copy to iCloud done')) expect(line).toEqual(expect.objectContaining(push));
+    expect(about('conflict warning raised')).toEqual([
+      expect.objectContaining({ kind: 'DOUBLE_BOOKING', userId: 'sam', tenantId: 'tenant-a', runId: run.id, integrationId: sam.integrationId, warningId: expect.any(String), level: 30 }),
+    ]);
+    const everything = f.app.logs.join('\n');
+    for (const detail of Object.values(contact)) expect(everything).not.toContain(detail);
+  });
 });
 
 describe('readiness with Redis', () => {

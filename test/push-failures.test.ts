@@ -40,6 +40,12 @@ describe('pushing appointments to a misbehaving iCloud', () => {
     await f.pushed();
     expect((await appointment(booked.id)).syncState).toBe('SYNCED');
     expect((await f.icloudEvents('sam')).filter((e) => e.summary === 'Retry me')).toHaveLength(1);
+    // Each attempt leaves one line: the failure as a warning with its reason and wait, then the write that landed.
+    const pushes = f.app.logs.map((l) => JSON.parse(l)).filter((l) => l.syncKey === `appt:${booked.id}` && /^push of a copy/.test(l.msg));
+    expect(pushes).toEqual([
+      expect.objectContaining({ msg: 'push of a copy to iCloud failed', level: 40, userId: 'sam', action: 'create', outcome: 'retrying', attempt: 1, reason: expect.stringMatching(/503/), retryInSeconds: expect.any(Number) }),
+      expect.objectContaining({ msg: 'push of a copy to iCloud done', level: 30, userId: 'sam', action: 'create', outcome: 'done', attempt: 2 }),
+    ]);
   });
 
   it('keeps pushes pending while the password is revoked and sends them after the user reconnects', async () => {

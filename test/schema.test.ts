@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isObjectType } from 'graphql';
+import { isObjectType, parse, validate, type OperationDefinitionNode } from 'graphql';
 import { createEventBus } from '../src/pubsub';
 import { createSchema, schemaSdl } from '../src/schema';
+import { EXAMPLES } from '../web/graphiql/examples';
 
 describe('the committed schema.graphql', () => {
   it('matches the schema the code builds (run `npm run schema` after changing the API)', async () => {
@@ -17,5 +18,28 @@ describe('the committed schema.graphql', () => {
       .flatMap((t) => (isObjectType(t) ? Object.keys(t.getFields()) : []));
     expect(outputFields).toContain('accountEmail');
     expect(outputFields.filter((f) => /password|secret|cipher|credential|token/i.test(f))).toEqual([]);
+  });
+});
+
+describe('the saved operations the GraphiQL IDE offers support', () => {
+  it('are valid operations of the schema, with variables that are JSON', async () => {
+    const schema = await createSchema(createEventBus());
+    for (const example of EXAMPLES) {
+      expect([example.title, validate(schema, parse(example.query)).map((e) => e.message)]).toEqual([example.title, []]);
+      if (example.variables) expect(() => JSON.parse(example.variables!)).not.toThrow();
+    }
+  });
+
+  it('find an integration by Apple ID, show its history, its runs and warnings, and follow it live', () => {
+    const operations = EXAMPLES.map((e) => ({ ...e, operation: (parse(e.query).definitions[0] as OperationDefinitionNode).operation }));
+    const find = operations.find((e) => /supportIntegrations\(filter: \{ appleId: \$appleId \}/.test(e.query));
+    for (const field of ['id', 'tenantId', 'userId', 'accountEmail', 'status', 'statusMessage', 'lastSyncedAt', 'nextSyncAt', 'failureCount', 'calendars', 'pageInfo', 'totalCount']) {
+      expect(find?.query).toMatch(new RegExp(`\\b${field}\\b`));
+    }
+    expect(operations.some((e) => /integrationHistory\(id: \$id\)/.test(e.query))).toBe(true);
+    expect(operations.some((e) => /recentSyncRuns/.test(e.query) && /conflictWarnings\(/.test(e.query))).toBe(true);
+    expect(operations.filter((e) => e.operation === 'subscription').length).toBeGreaterThan(0);
+    // The default tabs open with the look-up support does most.
+    expect(operations.filter((e) => e.tab).map((e) => e.title)).toEqual(expect.arrayContaining([find!.title]));
   });
 });

@@ -94,4 +94,15 @@ describe('support queries', () => {
     }
     expect(dataOf(await app.gql(support(), SEARCH, { f: { userId: 'carl' } })).supportIntegrations.nodes[0].status).toBe('CONNECTED');
   });
+
+  it("shows support an integration's recent runs and open warnings in any tenant, and an admin only in the tenant", async () => {
+    const DETAILS = `query($f: SupportIntegrationFilter) { supportIntegrations(filter: $f) { nodes { id recentSyncRuns { integrationId outcome } openConflictWarnings { kind userId } } } }`;
+    dataOf(await app.gql(support(), `mutation($id: ID!) { syncNow(integrationId: $id) { outcome } }`, { id: ids.carl }));
+    const [carl] = dataOf(await app.gql(support(), DETAILS, { f: { userId: 'carl' } })).supportIntegrations.nodes;
+    expect(carl.recentSyncRuns.length).toBeGreaterThan(0);
+    expect(carl.recentSyncRuns.every((r: { integrationId: string; outcome: string }) => r.integrationId === ids.carl && r.outcome === 'SUCCESS')).toBe(true);
+    expect(carl.openConflictWarnings).toEqual([]);
+    const adminOfA = dataOf(await app.gql(app.token('boss', 'tenant-a', 'admin'), DETAILS, { f: { userId: 'carl' } })).supportIntegrations.nodes;
+    expect(adminOfA).toEqual([]);
+  });
 });

@@ -29,6 +29,8 @@ export interface IntegrationView {
   status: IntegrationStatus;
   statusMessage: string | null;
   lastSyncedAt: string | null;
+  /** When the reconciler syncs it next (the interval, or the backoff after failures); null when it is not scheduled. */
+  nextSyncAt: string | null;
   calendars: CalendarView[];
 }
 
@@ -74,6 +76,7 @@ export function integrationView(i: CalendarIntegration): IntegrationView {
     status: i.status,
     statusMessage: i.statusMessage,
     lastSyncedAt: isoOrNull(i.lastSyncedAt),
+    nextSyncAt: isoOrNull(i.nextSyncAt),
     calendars: i.calendars
       .getItems()
       .map(calendarView)

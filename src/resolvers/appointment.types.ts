@@ -1,4 +1,4 @@
-import { MaxLength } from 'class-validator';
+import { MaxLength, ValidateNested } from 'class-validator';
 import { Field, ID, InputType, ObjectType, registerEnumType } from 'type-graphql';
 import { AppointmentStatus } from '../entities/appointment.entity';
 import { SyncState } from '../entities/sync-link.entity';
@@ -41,7 +41,8 @@ export class ContactInput {
 export class BookAppointmentInput {
   @Field(() => ID) calendarId!: string;
   @Field(() => Date) startsAt!: Date;
-  @Field(() => ContactInput) contact!: ContactInput;
+  // Without it class-validator never looks inside: a 300-character name was accepted.
+  @Field(() => ContactInput) @ValidateNested() contact!: ContactInput;
   @Field(() => String, { nullable: true }) @MaxLength(300) title?: string;
   @Field(() => String, { nullable: true }) @MaxLength(5000) notes?: string;
 }

@@ -1,4 +1,4 @@
-import { ArrayMaxSize, MaxLength } from 'class-validator';
+import { ArrayMaxSize, MaxLength, ValidateNested } from 'class-validator';
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { AvailabilityReasonCode } from '../availability/explain';
 import { CrmCalendarType, MemberPriority, RoundRobinMode } from '../entities/crm-calendar.entity';
@@ -76,10 +76,11 @@ export class CreateCrmCalendarInput {
   @Field(() => RoundRobinMode, { nullable: true }) roundRobinMode?: RoundRobinMode;
   @Field(() => Int, { nullable: true }) minNoticeMinutes?: number;
   @Field(() => Int, { nullable: true }) bookingWindowDays?: number;
-  @Field(() => [OpenHoursType]) openHours!: OpenHoursType[];
+  @Field(() => [OpenHoursType]) @ArrayMaxSize(70) @ValidateNested({ each: true }) openHours!: OpenHoursType[];
 
   @Field(() => [TeamMemberInput])
   @ArrayMaxSize(100)
+  @ValidateNested({ each: true })
   teamMembers!: TeamMemberInput[];
 }
 

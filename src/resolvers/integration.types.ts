@@ -45,6 +45,9 @@ export class CalendarIntegrationType {
   @Field(() => Date, { nullable: true })
   lastSyncedAt!: Date | null;
 
+  @Field(() => Date, { nullable: true, description: 'When the reconciler syncs it next: the interval after a success, the backoff after failures; null when not scheduled.' })
+  nextSyncAt!: Date | null;
+
   @Field(() => [ExternalCalendarType])
   calendars!: ExternalCalendarType[];
 }

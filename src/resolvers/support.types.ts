@@ -52,6 +52,9 @@ export class SupportIntegrationType {
 
   @Field(() => [ExternalCalendarType])
   calendars!: ExternalCalendarType[];
+
+  /** The owner's internal id, for the field resolvers (not part of the schema). */
+  ownerId!: string;
 }
 
 @ObjectType('PageInfo')

@@ -57,17 +57,29 @@ async function addBusy(em: EntityManager, blocks: Map<string, Block[]>, userIds:
 
 /** The users' active CRM appointments (any calendar) whose blocks, buffers included, overlap [from, to), added to `blocks`. */
 async function addAppointments(em: EntityManager, blocks: Map<string, Block[]>, userIds: string[], from: Date, to: Date): Promise<void> {
-  const rows = await plainRows(
-    em,
-    `select aa.user_id, aa.block_start, aa.block_end, a.id, a.starts_at, a.calendar_id, cal.type from appointment_assignee aa
-      join appointment a on a.id = aa.appointment_id
-      join crm_calendar cal on cal.id = a.calendar_id
-      where aa.user_id in (${placeholders(userIds.length)}) and aa.active = ? and aa.block_start < ? and aa.block_end > ?`,
-    [...userIds, true, dateParam(em, to), dateParam(em, from)],
-  );
-  for (const a of rows) {
-    const appointment = { id: a.id as string, startsAt: asDate(a.starts_at), calendar: { id: a.calendar_id as string, type: a.type as CrmCalendarType } };
-    blocks.get(a.user_id as string)!.push({ start: asDate(a.block_start), end: asDate(a.block_end), syncKey: syncKeyOf(appointment), appointmentId: appointment.id });
+  const scope = {
+    from: 'appointment_assignee aa join appointment a on a.id = aa.appointment_id join crm_calendar cal on cal.id = a.calendar_id',
+    where: `aa.user_id in (${placeholders(userIds.length)}) and aa.active = ? and aa.block_start < ? and aa.block_end > ?`,
+    params: [...userIds, true, dateParam(em, to), dateParam(em, from)],
+  };
+  const add = (userId: string, a: { blockStart: unknown; blockEnd: unknown; id: string; startsAt: unknown; calendarId: string; type: CrmCalendarType }) => {
+    const appointment = { id: a.id, startsAt: asDate(a.startsAt), calendar: { id: a.calendarId, type: a.type } };
+    blocks.get(userId)!.push({ start: asDate(a.blockStart), end: asDate(a.blockEnd), syncKey: syncKeyOf(appointment), appointmentId: a.id });
+  };
+  if (em.getDriver() instanceof LibSqlDriver) {
+    // One row per user (see `addBusy`): `block_start,block_end,id,starts_at,calendar_id,type;...` (ids and enum
+    // values hold no comma or semicolon).
+    const fields = `aa.block_start || ',' || aa.block_end || ',' || a.id || ',' || a.starts_at || ',' || a.calendar_id || ',' || cal.type`;
+    for (const r of await plainRows(em, `select aa.user_id, group_concat(${fields}, ';') as list from ${scope.from} where ${scope.where} group by aa.user_id`, scope.params)) {
+      for (const item of (r.list as string).split(';')) {
+        const [blockStart, blockEnd, id, startsAt, calendarId, type] = item.split(',');
+        add(r.user_id as string, { blockStart, blockEnd, id, startsAt, calendarId, type: type as CrmCalendarType });
+      }
+    }
+    return;
+  }
+  for (const a of await plainRows(em, `select aa.user_id, aa.block_start, aa.block_end, a.id, a.starts_at, a.calendar_id, cal.type from ${scope.from} where ${scope.where}`, scope.params)) {
+    add(a.user_id as string, { blockStart: a.block_start, blockEnd: a.block_end, id: a.id as string, startsAt: a.starts_at, calendarId: a.calendar_id as string, type: a.type as CrmCalendarType });
   }
 }
 

@@ -10,6 +10,7 @@ import { AppointmentSyncLink } from '../entities/sync-link.entity';
 import { linkState } from '../sync/outbound/sync-link-state';
 import { User } from '../entities/user.entity';
 import { AppError } from '../errors';
+import type { Logger } from '../logger';
 import { uidFor } from '../sync/ical/event-renderer';
 import type { AvailabilityService } from './availability.service';
 import { appointmentFacts, type AppointmentFacts } from './appointment-facts';
@@ -36,6 +37,8 @@ export interface BookingServiceDeps {
   rowLocks: boolean;
   /** Called after a commit that wrote outbox entries: pushes them to iCloud now. */
   afterCommit(): void;
+  /** Each booking change leaves one info line (ids and times only: never the contact's details). */
+  logger: Logger;
 }
 
 const MINUTE = 60000;
@@ -70,6 +73,7 @@ export class BookingService {
       await enqueue(tx, [...keysFor(created, slot.assignTo)]);
       return created;
     });
+    this.logChange('appointment booked', principal, appointment);
     this.deps.afterCommit();
     return appointment;
   }
@@ -84,6 +88,7 @@ export class BookingService {
     const calendar = appointment.calendar;
     checkSlot(calendar, startsAt, new Date());
     const before = keysFor(appointment, assignees(appointment));
+    const previousStart = appointment.startsAt;
     await this.locked(em, calendar, async (tx) => {
       const slot = await this.freeSlot(tx, calendar, startsAt, appointment.id);
       const current = assignees(appointment);
@@ -93,6 +98,7 @@ export class BookingService {
       assign(tx, appointment, calendar, users);
       await enqueue(tx, [...before, ...keysFor(appointment, users)]);
     });
+    this.logChange('appointment rescheduled', principal, appointment, { previousStartsAt: previousStart.toISOString() });
     this.deps.afterCommit();
     return appointment;
   }
@@ -106,6 +112,7 @@ export class BookingService {
       for (const a of appointment.assignees) a.active = false;
       await enqueue(tx, [...keysFor(appointment, assignees(appointment))]);
     });
+    this.logChange('appointment cancelled', principal, appointment);
     this.deps.afterCommit();
     return appointment;
   }
@@ -121,6 +128,7 @@ export class BookingService {
       }
       await enqueue(tx, pairs);
     });
+    this.logChange('appointment restored in iCloud', principal, appointment);
     this.deps.afterCommit();
     return appointment;
   }
@@ -154,6 +162,17 @@ export class BookingService {
   /** The facts of `appointments`, in order: assignees as CRM user ids, and the worst sync state of their copies (two queries). */
   facts(em: EntityManager, appointments: Appointment[]): Promise<AppointmentFacts[]> {
     return appointmentFacts(em, appointments);
+  }
+
+  /**
+   * One info line per committed change, for support and audits: ids, tenant, the CRM user who made it and
+   * the start. Never the contact's name, email or phone, nor the title or notes (they may carry them).
+   */
+  private logChange(what: string, principal: Principal, appointment: Appointment, extra: Record<string, unknown> = {}): void {
+    this.deps.logger.info(
+      { appointmentId: appointment.id, calendarId: appointment.calendar.id, tenantId: appointment.tenantId, userId: principal.sub, startsAt: appointment.startsAt.toISOString(), ...extra },
+      what,
+    );
   }
 
   /** Runs `work` in a transaction while the calendar's members are locked (in process, and by row on PostgreSQL). */

@@ -21,6 +21,14 @@ export class ConflictWarningService {
     return { warnings: await em.find(ConflictWarning, where, { orderBy: { createdAt: 'desc' }, limit: MAX_LISTED }), externalUserId: user.externalId };
   }
 
+  /**
+   * The open warnings of a user the caller was already allowed to see (internal id; a field of an integration
+   * found through a scoped query), newest first, at most `limit`.
+   */
+  open(em: EntityManager, userId: string, limit = 20): Promise<ConflictWarning[]> {
+    return em.find(ConflictWarning, { userId, resolved: false }, { orderBy: { createdAt: 'desc' }, limit });
+  }
+
   /** Marks one of the caller's warnings as dealt with and returns it. Throws `NOT_FOUND` for anyone else's. */
   async resolve(em: EntityManager, principal: Principal, id: string): Promise<ConflictWarning> {
     const user = await this.users.ensure(em, principal);

@@ -67,7 +67,7 @@ export function createServices(config: Config, orm: Orm, events: EventBus, logge
   const users = new UserService(ical);
   const calendars = new CrmCalendarService();
   const availability = new AvailabilityService({ calendars, users });
-  const booking = new BookingService({ calendars, users, availability, mutex: new KeyedMutex(), rowLocks: dialectOf(config.databaseUrl) === 'postgresql', afterCommit: () => outbox.kick() });
+  const booking = new BookingService({ calendars, users, availability, mutex: new KeyedMutex(), rowLocks: dialectOf(config.databaseUrl) === 'postgresql', afterCommit: () => outbox.kick(), logger });
   const support = new SupportService();
   const integrations = new IntegrationService({
     users,

@@ -18,7 +18,7 @@ import { CalDavError } from '../sync/caldav/caldav.errors';
 import { uidFor } from '../sync/ical/event-renderer';
 import type { IcalReader } from '../sync/ical/reader.pool';
 import { claimLease, leaseFreeAt, releaseLease } from '../sync/lease';
-import { pushCopy } from '../sync/outbound/outbound.executor';
+import { pushCopy, type PushOutcome } from '../sync/outbound/outbound.executor';
 import { linkState } from '../sync/outbound/sync-link-state';
 import { syncKeyOf } from '../sync/sync-key';
 import type { IntegrationStatusMachine } from './integration-status';
@@ -136,7 +136,10 @@ export class OutboxService {
     const em = this.deps.orm.fork();
     const warnings: ConflictWarning[] = [];
     const clients = new Map<string, CalDavClient>();
+    let before: AppointmentSyncLink | null = null;
     try {
+      // The copy as it was, read apart from the push's unit of work: the log line says what the push did.
+      before = await this.deps.orm.fork().findOne(AppointmentSyncLink, { syncKey: entry.syncKey, userId: entry.userId });
       const outcome = await pushCopy(em, entry.syncKey, entry.userId, {
         clientFor: (calendar) => this.client(em, calendar, clients),
         warn: (w) => warnings.push(w),
@@ -147,11 +150,32 @@ export class OutboxService {
         if (outcome === 'done') await em.nativeDelete(OutboxEntry, { syncKey: entry.syncKey, userId: entry.userId, createdAt: { $lte: entry.createdAt } });
         else await releaseLease(em, OutboxEntry, entry.id, this.owner, { nextAttemptAt: new Date(Date.now() + PARKED_MS) });
       });
+      // A line that cannot be written must not turn a push that landed into a failed one.
+      await this.logPush(em, entry, before, outcome).catch((err) => this.deps.logger.warn({ err, syncKey: entry.syncKey }, 'could not log a push'));
       // Published only once stored: a failed push keeps none of its warnings.
       for (const w of warnings) await this.publishWarning(em, w);
     } catch (e) {
-      await this.failed(entry, e);
+      await this.failed(entry, e, before);
     }
+  }
+
+  /**
+   * One line per push: info when the copy was written, removed or found in line (debug when nothing needed
+   * writing), warn when it cannot be written (no primary calendar, waiting for a reconnect, deleted in iCloud).
+   */
+  private async logPush(em: EntityManager, entry: OutboxEntry, before: AppointmentSyncLink | null, outcome: PushOutcome): Promise<void> {
+    const after = await em.findOne(AppointmentSyncLink, { syncKey: entry.syncKey, userId: entry.userId });
+    const action = outcome === 'waitingForReconnect' ? 'waitForReconnect' : pushAction(before, after);
+    const stuck = action === 'waitForReconnect' || action === 'notConnected' || action === 'deletedInICloud' || action === 'keepDeletedInICloud';
+    const fields = { ...(await this.who(em, entry)), syncKey: entry.syncKey, action, outcome: stuck ? 'notWritten' : 'done', attempt: entry.attempts + 1, state: after?.state ?? null };
+    if (stuck) this.deps.logger.warn({ ...fields, reason: after?.lastError ?? null }, 'push of a copy to iCloud not written');
+    else this.deps.logger[action === 'none' ? 'debug' : 'info'](fields, 'push of a copy to iCloud done');
+  }
+
+  /** The user of an entry as logs name them: the CRM user id and tenant (the internal id too, as entries hold it). */
+  private async who(em: EntityManager, entry: OutboxEntry): Promise<Record<string, string | null>> {
+    const user = await em.findOne(User, entry.userId);
+    return { userId: user?.externalId ?? null, tenantId: user?.tenantId ?? null, internalUserId: entry.userId };
   }
 
   private async client(em: EntityManager, calendar: ExternalCalendar, cache: Map<string, CalDavClient>): Promise<CalDavClient> {
@@ -160,12 +184,15 @@ export class OutboxService {
     return cache.get(integration.id)!;
   }
 
-  private async failed(entry: OutboxEntry, e: unknown): Promise<void> {
+  private async failed(entry: OutboxEntry, e: unknown, before: AppointmentSyncLink | null): Promise<void> {
     const fresh = this.deps.orm.fork();
     const reason = e instanceof CalDavError ? e.message : 'internal error';
     if (!(e instanceof CalDavError)) this.deps.logger.error({ err: e, syncKey: entry.syncKey }, 'push failed unexpectedly');
     const link = await fresh.findOne(AppointmentSyncLink, { syncKey: entry.syncKey, userId: entry.userId });
+    // The link as the push left it (a write is stored ahead of its PUT): what it was trying to do.
+    const line = { ...(await this.who(fresh, entry)), syncKey: entry.syncKey, action: pushAction(before, link), attempt: entry.attempts + 1, reason };
     if (e instanceof CalDavError && e.failure === 'AUTH') {
+      this.deps.logger.warn({ ...line, outcome: 'needsReconnect' }, 'push of a copy to iCloud failed');
       await this.needsReconnect(fresh, entry.userId);
       if (link) linkState.waitingForReconnect(link);
       await inOneTransaction(fresh, () => releaseLease(fresh, OutboxEntry, entry.id, this.owner, { nextAttemptAt: new Date(Date.now() + PARKED_MS) }));
@@ -173,6 +200,7 @@ export class OutboxService {
     }
     const attempts = entry.attempts + 1;
     const wait = backoffSeconds(this.deps.retryBaseSeconds, attempts, e instanceof CalDavError ? e.retryAfterSeconds : undefined);
+    this.deps.logger.warn({ ...line, outcome: 'retrying', retryInSeconds: wait }, 'push of a copy to iCloud failed');
     if (link) linkState.pushFailed(link, reason, attempts);
     await inOneTransaction(fresh, () => releaseLease(fresh, OutboxEntry, entry.id, this.owner, { attempts, lastError: reason, nextAttemptAt: new Date(Date.now() + wait * 1000) }));
   }
@@ -187,8 +215,31 @@ export class OutboxService {
 
   private async publishWarning(em: EntityManager, warning: ConflictWarning): Promise<void> {
     const user = await em.findOneOrFail(User, warning.userId);
+    this.deps.logger.info(
+      { warningId: warning.id, kind: warning.kind, userId: user.externalId, tenantId: warning.tenantId, appointmentId: warning.appointmentId },
+      'conflict warning raised',
+    );
     this.deps.events.publish('CONFLICT_WARNING', { tenantId: warning.tenantId, userId: user.externalId, warning: conflictWarningView(warning, user.externalId) });
   }
+}
+
+/**
+ * What a push did to a copy, read from its link before and after (the executor stores a write ahead of its
+ * PUT, so after a failure this is what it was trying to do): `create`, `update`, `move` (to a new primary
+ * calendar), `delete`, `notConnected`, `deletedInICloud` (found deleted there now), `keepDeletedInICloud`, or
+ * `none` (iCloud already held this version, or the push failed before writing anything).
+ */
+function pushAction(before: AppointmentSyncLink | null, after: AppointmentSyncLink | null): string {
+  if (after?.state === SyncState.NOT_CONNECTED) return 'notConnected';
+  if (after?.state === SyncState.DELETED_IN_ICLOUD) return before?.state === SyncState.DELETED_IN_ICLOUD ? 'keepDeletedInICloud' : 'deletedInICloud';
+  const had = before?.href ?? null;
+  const has = after?.href ?? null;
+  if (had && has && before?.calendarHref !== after?.calendarHref) return 'move';
+  if (had && !has) return 'delete';
+  // An href without a confirmed version is a create whose answer never came: trying again is still a create.
+  if (has && !(had && before?.contentHash)) return 'create';
+  const wrote = before?.contentHash !== after?.contentHash || String(before?.unconfirmed) !== String(after?.unconfirmed);
+  return has && wrote ? 'update' : 'none';
 }
 
 /**

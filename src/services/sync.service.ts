@@ -186,7 +186,10 @@ export class SyncService {
     const routine = run.outcome === SyncOutcome.SUCCESS && run.created + run.updated + run.deleted === 0;
     this.deps.logger[routine ? 'debug' : 'info']({ integrationId: integration.id, runId: run.id, outcome: run.outcome, requests: run.requests, created: run.created, updated: run.updated, deleted: run.deleted }, 'sync run finished');
     const userId = integration.user.externalId;
-    for (const w of conflicts) this.deps.events.publish('CONFLICT_WARNING', { tenantId: w.tenantId, userId, warning: conflictWarningView(w, userId) });
+    for (const w of conflicts) {
+      this.deps.logger.info({ integrationId: integration.id, runId: run.id, warningId: w.id, kind: w.kind, userId, tenantId: w.tenantId, appointmentId: w.appointmentId }, 'conflict warning raised');
+      this.deps.events.publish('CONFLICT_WARNING', { tenantId: w.tenantId, userId, warning: conflictWarningView(w, userId) });
+    }
     this.deps.events.publish('SYNC_RESULT', { tenantId: integration.tenantId, userId, run: syncRunView(run) });
     return run;
   }

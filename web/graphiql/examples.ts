@@ -13,10 +13,11 @@ export interface Example {
 }
 
 const vars = (v: Record<string, unknown>) => JSON.stringify(v, null, 2);
-const inAWeek = () => {
-  const from = new Date();
-  from.setUTCHours(0, 0, 0, 0);
-  return { from: from.toISOString(), to: new Date(from.getTime() + 7 * 86400000).toISOString() };
+/** Tomorrow at 15:00 UTC: "why can't my client book 3 pm?" */
+const tomorrowAt15 = () => {
+  const day = new Date(Date.now() + 86400000);
+  day.setUTCHours(15, 0, 0, 0);
+  return day.toISOString();
 };
 
 export const EXAMPLES: Example[] = [
@@ -33,36 +34,69 @@ query WhoAmI {
   },
   {
     title: 'Find an integration by Apple ID',
-    description: "A user's connected accounts: the Apple ID is accountEmail. Admins and support may name any user of the token's tenant.",
+    description:
+      'Integrations of an Apple ID (matched case-insensitively) with their tenant, CRM user, status, last and next sync, failures in a row, calendars, last five runs and open warnings. Support: every tenant; a tenant admin: the tenant.',
     tab: true,
-    query: `# Find the integration of an Apple ID: list a user's accounts and look
-# for the Apple ID in accountEmail (admins and support: any user of the
-# token's tenant; users: themselves).
-query FindIntegration($userId: ID) {
-  calendarIntegrations(userId: $userId) {
-    id
-    accountEmail
-    status
-    statusMessage
-    lastSyncedAt
-    calendars { id name writable isPrimary checkForConflicts }
+    query: `# Who connected this Apple ID, and how does the account stand? Support
+# sees every tenant, a tenant admin the tenant. Also filter by tenantId,
+# userId or status; page with first/after (pageInfo.endCursor).
+query FindIntegrationByAppleId($appleId: String!) {
+  supportIntegrations(filter: { appleId: $appleId }, first: 20) {
+    nodes {
+      id
+      tenantId
+      userId
+      accountEmail
+      status
+      statusMessage
+      lastSyncedAt
+      nextSyncAt
+      failureCount
+      calendars { id name checkForConflicts isPrimary }
+      recentSyncRuns { outcome startedAt finishedAt requests created updated deleted error }
+      openConflictWarnings { kind message startsAt endsAt appointmentId }
+    }
+    pageInfo { hasNextPage endCursor }
+    totalCount
   }
 }
 `,
-    variables: vars({ userId: 'alice' }),
+    variables: vars({ appleId: 'demo@icloud.example' }),
+  },
+  {
+    title: 'Status history of an integration',
+    description: "How an integration's status changed over time and why (the latest 200 changes, oldest first).",
+    tab: true,
+    query: `# The status changes of one integration (its id from "Find an
+# integration by Apple ID"): when, from and to which status, and why.
+query IntegrationHistory($id: ID!) {
+  integrationHistory(id: $id) {
+    at
+    from
+    to
+    reason
+    transition
+  }
+}
+`,
+    variables: vars({ id: '' }),
   },
   {
     title: 'Recent runs and warnings',
-    description: "An account's last five sync runs (requests, counts, warnings, error) and the user's open conflict warnings.",
+    description:
+      "A user's accounts with their last five sync runs, and the user's open conflict warnings, in the token's tenant (support in any tenant: \"Find an integration by Apple ID\" shows the same).",
     tab: true,
-    query: `# The last five sync runs of each of a user's accounts, and the
-# user's open conflict warnings.
+    query: `# The last five sync runs of each of a user's accounts, and the user's
+# open conflict warnings (userId from "Find an integration by Apple ID").
+# These read the token's tenant; support finds the same for any tenant in
+# "Find an integration by Apple ID".
 query RecentRunsAndWarnings($userId: ID) {
   calendarIntegrations(userId: $userId) {
     id
     accountEmail
     status
     statusMessage
+    lastSyncedAt
     recentSyncRuns {
       id outcome startedAt finishedAt
       requests created updated deleted warnings error
@@ -74,6 +108,20 @@ query RecentRunsAndWarnings($userId: ID) {
 }
 `,
     variables: vars({ userId: 'alice' }),
+  },
+  {
+    title: 'Integrations in trouble',
+    description: 'Every integration in ERROR (or NEEDS_RECONNECT: change the variable), with why and when it is retried.',
+    tab: false,
+    query: `query IntegrationsInTrouble($status: IntegrationStatus!, $after: String) {
+  supportIntegrations(filter: { status: $status }, first: 50, after: $after) {
+    nodes { id tenantId userId accountEmail statusMessage lastSyncedAt nextSyncAt failureCount }
+    pageInfo { hasNextPage endCursor }
+    totalCount
+  }
+}
+`,
+    variables: vars({ status: 'ERROR' }),
   },
   {
     title: 'Sync runs of one integration',
@@ -90,31 +138,24 @@ query RecentRunsAndWarnings($userId: ID) {
   },
   {
     title: 'Explain a slot',
-    description: "Why a slot is (not) offered: the calendar's rules, the slots with the members free for each, and a member's busy time.",
+    description: "Why can't my client book 3 pm? Whether a slot is bookable (exactly when availableSlots offers it), what is wrong with the slot itself, and per member what is in the way.",
     tab: true,
-    query: `# Why is a slot offered or not? The calendar's rules (open hours,
-# buffers, notice, window), the slots with the members free for each, and
-# a member's busy time in the window (local index: no request to iCloud).
-query ExplainSlot(
-  $calendarId: ID!
-  $from: DateTimeISO!
-  $to: DateTimeISO!
-  $userId: ID
-  $timezone: String
-) {
-  crmCalendar(id: $calendarId) {
-    name type timezone slotDurationMinutes slotIntervalMinutes
-    bufferBeforeMinutes bufferAfterMinutes minNoticeMinutes bookingWindowDays seatsPerSlot
-    openHours { weekday start end }
-    teamMembers { userId isPrimary priority }
+    query: `# Why is a slot offered or not? reasons: the slot itself (OUTSIDE_OPEN_HOURS,
+# OFF_GRID, MIN_NOTICE, BEYOND_BOOKING_WINDOW, SEATS_TAKEN). members: who is
+# free, and what blocks the others (CRM_APPOINTMENT with its id, ICLOUD_BUSY
+# with the iCloud calendar and interval; NOT_CONNECTED, NEEDS_RECONNECT).
+query ExplainSlot($calendarId: ID!, $startsAt: DateTimeISO!) {
+  explainAvailability(calendarId: $calendarId, startsAt: $startsAt) {
+    startsAt endsAt bookable
+    reasons { code message }
+    members {
+      userId free
+      reasons { code message calendarName startsAt endsAt appointmentId title }
+    }
   }
-  availableSlots(calendarId: $calendarId, from: $from, to: $to, timezone: $timezone) {
-    startsAt startsAtLocal endsAt availableUserIds seatsLeft
-  }
-  blockedTimes(userId: $userId, from: $from, to: $to) { calendarId startsAt endsAt title }
 }
 `,
-    variables: vars({ calendarId: '', userId: 'alice', ...inAWeek(), timezone: 'Europe/Berlin' }),
+    variables: vars({ calendarId: '', startsAt: tomorrowAt15() }),
   },
   {
     title: 'Sync now',
