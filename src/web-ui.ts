@@ -93,7 +93,7 @@ function introspects(query: unknown): boolean {
  * - `/`: links to both.
  * With introspection off, an HTTP operation reading `__schema` or `__type` is refused here, before Apollo.
  */
-export function webUi(config: Pick<Config, 'syncIntervalSeconds' | 'graphqlIde' | 'graphqlIntrospection'>): Router {
+export function webUi(config: Pick<Config, 'graphqlIde' | 'graphqlIntrospection'>): Router {
   const settings = { ide: config.graphqlIde, introspection: config.graphqlIntrospection };
   const root = webDir();
   const router = express.Router();
@@ -107,7 +107,6 @@ export function webUi(config: Pick<Config, 'syncIntervalSeconds' | 'graphqlIde' 
   }
   const html = (name: string) =>
     readFileSync(join(root, name), 'utf8')
-      .replaceAll('%SYNC_INTERVAL_SECONDS%', String(config.syncIntervalSeconds))
       .replaceAll('%IDE_LINK_HIDDEN%', settings.ide ? '' : 'hidden');
   const pages = { index: html('index.html'), dashboard: html('dashboard/index.html'), ide: settings.ide ? html('graphiql/index.html') : '' };
   const strict = (req: Request) =>

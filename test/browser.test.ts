@@ -164,6 +164,8 @@ describe('browser pages (Chromium, offline)', () => {
       const url = await phone.put(account.primary.slug, vevent('gym', stamp(at(day, 10, 30)), stamp(at(day, 11, 30)), 'Gym'));
       expect(await tick()).toBe(1);
       expect(await textOf(row(), '1 created')).toMatch(/Success/);
+      // The next sync is the server's schedule after the run (the interval), not "Soon".
+      expect(await row().innerText()).toMatch(/About [^\n]*\s*in \d+ minutes/);
       await textOf(page.locator('#warnings'), /Double booking[\s\S]*"Gym"/);
 
       // The same event moved and renamed on the phone: the same row follows.

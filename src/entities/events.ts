@@ -40,6 +40,8 @@ export interface SyncRunView {
   integrationId: string;
   startedAt: string;
   finishedAt: string | null;
+  /** When the integration syncs next, as decided at the end of this run. */
+  nextSyncAt: string | null;
   outcome: SyncOutcome;
   requests: number;
   created: number;
@@ -87,7 +89,7 @@ export function integrationView(i: CalendarIntegration): IntegrationView {
 /** Returns the view of a run. */
 export function syncRunView(run: SyncRun): SyncRunView {
   const { id, outcome, requests, created, updated, deleted, warnings, error } = run;
-  return { id, integrationId: run.integration.id, startedAt: run.startedAt.toISOString(), finishedAt: isoOrNull(run.finishedAt), outcome, requests, created, updated, deleted, warnings, error };
+  return { id, integrationId: run.integration.id, startedAt: run.startedAt.toISOString(), finishedAt: isoOrNull(run.finishedAt), nextSyncAt: isoOrNull(run.nextSyncAt), outcome, requests, created, updated, deleted, warnings, error };
 }
 
 /** Returns the view of a warning for the CRM user `userExternalId`. */

@@ -13,7 +13,7 @@ export enum SyncOutcome {
 @Entity()
 @Index({ properties: ['integration', 'startedAt'] })
 export class SyncRun {
-  [OptionalProps]?: 'id' | 'finishedAt' | 'outcome' | 'requests' | 'created' | 'updated' | 'deleted' | 'warnings' | 'error';
+  [OptionalProps]?: 'id' | 'finishedAt' | 'nextSyncAt' | 'outcome' | 'requests' | 'created' | 'updated' | 'deleted' | 'warnings' | 'error';
 
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();
@@ -26,6 +26,10 @@ export class SyncRun {
 
   @Property({ type: DateTimeType, nullable: true })
   finishedAt: Date | null = null;
+
+  /** When the integration was due to sync next as this run ended: the interval, or the backoff after a failure. */
+  @Property({ type: DateTimeType, nullable: true })
+  nextSyncAt: Date | null = null;
 
   @Enum({ items: () => SyncOutcome, type: 'string' })
   outcome: SyncOutcome = SyncOutcome.SUCCESS;

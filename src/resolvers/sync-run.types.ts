@@ -17,6 +17,9 @@ export class SyncRunType {
   @Field(() => Date, { nullable: true })
   finishedAt!: Date | null;
 
+  @Field(() => Date, { nullable: true, description: 'When the integration was due to sync next as this run ended: the interval, or the backoff after a failure; null when paused.' })
+  nextSyncAt!: Date | null;
+
   @Field(() => SyncOutcome)
   outcome!: SyncOutcome;
 

@@ -179,6 +179,7 @@ export class SyncService {
   private async finish(em: EntityManager, integration: CalendarIntegration, run: SyncRun, conflicts: ConflictWarning[], requests: number): Promise<SyncRun> {
     run.requests = requests;
     run.finishedAt = new Date();
+    run.nextSyncAt = integration.nextSyncAt;
     await this.deps.status.commit(em);
     this.deps.metrics.syncRuns.inc({ outcome: run.outcome });
     this.deps.metrics.syncRunDuration.observe((run.finishedAt.getTime() - run.startedAt.getTime()) / 1000);

@@ -17,6 +17,7 @@ interface SyncRun {
   outcome: Outcome;
   startedAt: string;
   finishedAt: string | null;
+  nextSyncAt: string | null;
   requests: number;
   created: number;
   updated: number;
@@ -30,6 +31,7 @@ interface Integration {
   status: Status | null;
   statusMessage: string | null;
   lastSyncedAt: string | null;
+  nextSyncAt: string | null;
   recentSyncRuns: SyncRun[];
   /** CRM user, when known (the viewer, or a user an admin asked for). */
   userId?: string;
@@ -46,8 +48,8 @@ interface Warning {
   resolved: boolean;
 }
 
-const RUN = 'id integrationId outcome startedAt finishedAt requests created updated deleted warnings error';
-const INTEGRATION = `id accountEmail status statusMessage lastSyncedAt recentSyncRuns { ${RUN} }`;
+const RUN = 'id integrationId outcome startedAt finishedAt nextSyncAt requests created updated deleted warnings error';
+const INTEGRATION = `id accountEmail status statusMessage lastSyncedAt nextSyncAt recentSyncRuns { ${RUN} }`;
 const WARNING = 'id kind message userId appointmentId startsAt endsAt createdAt resolved';
 const SNAPSHOT = `query DashboardSnapshot { viewer { id role tenantId } calendarIntegrations { ${INTEGRATION} } conflictWarnings(resolved: false) { ${WARNING} } }`;
 const USER_SNAPSHOT = `query DashboardUser($userId: ID!) { calendarIntegrations(userId: $userId) { ${INTEGRATION} } conflictWarnings(resolved: false, userId: $userId) { ${WARNING} } }`;
@@ -59,7 +61,6 @@ const SUBSCRIPTIONS = {
 const USERS_KEY = 'crm-calendar.dashboard.users';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
-const syncIntervalSeconds = Number(document.querySelector<HTMLMetaElement>('meta[name="sync-interval-seconds"]')?.content) || 120;
 
 const state = {
   token: undefined as string | undefined,
@@ -119,10 +120,10 @@ const badge = ([text, tone]: [string, string]) => h('span', { class: `badge ${to
 function nextSync(i: Integration): Node {
   if (i.status === 'DISCONNECTED') return document.createTextNode('Not scheduled (disconnected)');
   if (i.status === 'NEEDS_RECONNECT') return document.createTextNode('Paused until the user reconnects');
-  if (!i.lastSyncedAt) return document.createTextNode('Soon');
-  const due = new Date(new Date(i.lastSyncedAt).getTime() + syncIntervalSeconds * 1000);
-  if (due.getTime() <= Date.now()) return document.createTextNode('Due now');
-  return h('span', {}, 'About ', when(due.toISOString()));
+  // The server's own schedule: the interval after a success, the backoff after failures.
+  if (!i.nextSyncAt) return document.createTextNode('Soon');
+  if (new Date(i.nextSyncAt).getTime() <= Date.now()) return document.createTextNode('Due now');
+  return h('span', {}, i.status === 'ERROR' ? 'Retry ' : 'About ', when(i.nextSyncAt));
 }
 
 function detailsOf(key: string, summary: string, items: string[]): HTMLElement {
@@ -220,10 +221,10 @@ function mergeIntegration(incoming: Integration, userId?: string): void {
 
 function applyRun(run: SyncRun): void {
   const known = state.integrations.get(run.integrationId) ?? {
-    id: run.integrationId, accountEmail: null, status: null, statusMessage: null, lastSyncedAt: null, recentSyncRuns: [],
+    id: run.integrationId, accountEmail: null, status: null, statusMessage: null, lastSyncedAt: null, nextSyncAt: null, recentSyncRuns: [],
   };
   const runs = [run, ...known.recentSyncRuns.filter((r) => r.id !== run.id)].slice(0, 5);
-  state.integrations.set(run.integrationId, { ...known, recentSyncRuns: runs, lastSyncedAt: run.outcome === 'FAILED' ? known.lastSyncedAt : run.finishedAt ?? known.lastSyncedAt });
+  state.integrations.set(run.integrationId, { ...known, recentSyncRuns: runs, nextSyncAt: run.nextSyncAt, lastSyncedAt: run.outcome === 'FAILED' ? known.lastSyncedAt : run.finishedAt ?? known.lastSyncedAt });
   state.changed.add(run.integrationId);
 }
 
