@@ -213,7 +213,7 @@ describe('browser pages (Chromium, offline)', () => {
       await page.setViewportSize({ width: 1280, height: 800 });
     });
 
-    it('signs out with the reason when the server refuses the token, and lets an admin add a user\'s integrations', async () => {
+    it('signs out with the reason when the server refuses the token, and shows a tenant admin the tenant and support every tenant', async () => {
       const other = await offline.context.newPage();
       await other.goto(`${base}/dashboard`);
       await other.getByLabel('Access token').fill('not-a-token');
@@ -224,9 +224,12 @@ describe('browser pages (Chromium, offline)', () => {
       await other.getByLabel('Access token').fill(f.admin);
       await other.keyboard.press('Enter');
       await textOf(other.locator('#connection'), 'Live');
-      await other.getByLabel("Show a user's integrations").fill('sam');
-      await other.keyboard.press('Enter');
       expect(await textOf(other.locator(`tr[data-integration-id="${integrationId}"]`), 'User sam')).toContain(f.users.sam.account.appleId);
+
+      await other.locator('#sign-out').click();
+      await other.getByLabel('Access token').fill(f.app.token('sue', 'support-desk', 'support'));
+      await other.keyboard.press('Enter');
+      expect(await textOf(other.locator(`tr[data-integration-id="${integrationId}"]`), 'User sam (tenant-a)')).toContain(f.users.sam.account.appleId);
       await other.close();
     });
 

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isObjectType, parse, validate, type OperationDefinitionNode } from 'graphql';
+import { isObjectType, parse, specifiedRules, validate, type OperationDefinitionNode } from 'graphql';
+import { limitRules } from '../src/graphql-limits';
 import { createEventBus } from '../src/pubsub';
 import { createSchema, schemaSdl } from '../src/schema';
+import { SCOPE, SNAPSHOT, SUBSCRIPTIONS } from '../web/dashboard/queries';
 import { EXAMPLES } from '../web/graphiql/examples';
 
 describe('the committed schema.graphql', () => {
@@ -22,10 +24,10 @@ describe('the committed schema.graphql', () => {
 });
 
 describe('the saved operations the GraphiQL IDE offers support', () => {
-  it('are valid operations of the schema, with variables that are JSON', async () => {
+  it('are valid operations of the schema within the query limits, with variables that are JSON', async () => {
     const schema = await createSchema(createEventBus());
     for (const example of EXAMPLES) {
-      expect([example.title, validate(schema, parse(example.query)).map((e) => e.message)]).toEqual([example.title, []]);
+      expect([example.title, validate(schema, parse(example.query), [...specifiedRules, ...limitRules]).map((e) => e.message)]).toEqual([example.title, []]);
       if (example.variables) expect(() => JSON.parse(example.variables!)).not.toThrow();
     }
   });
@@ -41,5 +43,14 @@ describe('the saved operations the GraphiQL IDE offers support', () => {
     expect(operations.filter((e) => e.operation === 'subscription').length).toBeGreaterThan(0);
     // The default tabs open with the look-up support does most.
     expect(operations.filter((e) => e.tab).map((e) => e.title)).toEqual(expect.arrayContaining([find!.title]));
+  });
+});
+
+describe('the operations the live status dashboard sends', () => {
+  it('are valid operations of the schema within the query limits (depth, cost, aliases)', async () => {
+    const schema = await createSchema(createEventBus());
+    for (const query of [SNAPSHOT, SCOPE, ...Object.values(SUBSCRIPTIONS)]) {
+      expect([query.slice(0, 40), validate(schema, parse(query), [...specifiedRules, ...limitRules]).map((e) => e.message)]).toEqual([query.slice(0, 40), []]);
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { SCOPE, SNAPSHOT, SUBSCRIPTIONS } from './queries';
 import { createClient, type Client } from 'graphql-ws/client';
 import { bearer, claimsOf, forgetToken, storedToken, storeToken, takeTokenFromFragment, wsUrl } from '../shared/token';
 import './dashboard.css';
@@ -33,8 +34,9 @@ interface Integration {
   lastSyncedAt: string | null;
   nextSyncAt: string | null;
   recentSyncRuns: SyncRun[];
-  /** CRM user, when known (the viewer, or a user an admin asked for). */
+  /** CRM user and tenant, when known (the viewer's own, or from an admin's or support's scope). */
   userId?: string;
+  tenantId?: string;
 }
 interface Warning {
   id: string;
@@ -48,17 +50,14 @@ interface Warning {
   resolved: boolean;
 }
 
-const RUN = 'id integrationId outcome startedAt finishedAt nextSyncAt requests created updated deleted warnings error';
-const INTEGRATION = `id accountEmail status statusMessage lastSyncedAt nextSyncAt recentSyncRuns { ${RUN} }`;
-const WARNING = 'id kind message userId appointmentId startsAt endsAt createdAt resolved';
-const SNAPSHOT = `query DashboardSnapshot { viewer { id role tenantId } calendarIntegrations { ${INTEGRATION} } conflictWarnings(resolved: false) { ${WARNING} } }`;
-const USER_SNAPSHOT = `query DashboardUser($userId: ID!) { calendarIntegrations(userId: $userId) { ${INTEGRATION} } conflictWarnings(resolved: false, userId: $userId) { ${WARNING} } }`;
-const SUBSCRIPTIONS = {
-  runs: `subscription DashboardRuns { syncResults { ${RUN} } }`,
-  status: `subscription DashboardStatus { integrationStatusChanged { ${INTEGRATION} } }`,
-  warnings: `subscription DashboardWarnings { conflictWarnings { ${WARNING} } }`,
-};
-const USERS_KEY = 'crm-calendar.dashboard.users';
+/** At most this many pages are shown (1,000 integrations); 40 a page keeps a page within the query cost limit. */
+const MAX_SCOPE_PAGES = 25;
+/**
+ * After a sync run the scope is read again at most this often: live events keep the rows current meanwhile, and
+ * a support dashboard over a thousand integrations would otherwise read them all after every run.
+ */
+const SCOPE_EVERY_MS = 30000;
+let scopeReadAt = 0;
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -67,7 +66,6 @@ const state = {
   viewer: undefined as { id: string; role: string; tenantId: string } | undefined,
   integrations: new Map<string, Integration>(),
   warnings: new Map<string, Warning>(),
-  users: [] as string[],
   changed: new Set<string>(),
   openDetails: new Set<string>(),
 };
@@ -142,7 +140,7 @@ function row(i: Integration): HTMLElement {
   return h(
     'tr',
     { 'data-integration-id': i.id, class: state.changed.has(i.id) ? 'changed' : undefined },
-    h('th', { scope: 'row' }, i.accountEmail ?? `Integration ${i.id.slice(0, 8)}`, i.userId ? h('span', { class: 'sub' }, `User ${i.userId}`) : null),
+    h('th', { scope: 'row' }, i.accountEmail ?? `Integration ${i.id.slice(0, 8)}`, i.userId ? h('span', { class: 'sub' }, `User ${i.userId}${i.tenantId && i.tenantId !== state.viewer?.tenantId ? ` (${i.tenantId})` : ''}`) : null),
     cell('Status', i.status ? badge(STATUS[i.status]) : 'Unknown', i.statusMessage ? h('span', { class: 'message' }, i.statusMessage) : null),
     cell('Last sync', when(i.lastSyncedAt)),
     cell('Next sync', nextSync(i)),
@@ -254,7 +252,8 @@ function closeReason(e: unknown): string | undefined {
   return typeof e === 'object' && e && 'reason' in e ? String((e as { reason: unknown }).reason) || undefined : undefined;
 }
 
-async function refresh(): Promise<void> {
+/** Reads the current state: the viewer's own, and an admin's or support's scope when `full` or when it is due. */
+async function refresh(full = true): Promise<void> {
   const snapshot = await request<{ viewer: { id: string; role: string; tenantId: string }; calendarIntegrations: Integration[]; conflictWarnings: Warning[] }>(SNAPSHOT);
   state.viewer = snapshot.viewer;
   const seen = new Set<string>();
@@ -263,22 +262,28 @@ async function refresh(): Promise<void> {
     seen.add(i.id);
   }
   const warnings = [...snapshot.conflictWarnings];
-  for (const userId of state.users) {
-    try {
-      const scope = await request<{ calendarIntegrations: Integration[]; conflictWarnings: Warning[] }>(USER_SNAPSHOT, { userId });
-      for (const i of scope.calendarIntegrations) {
-        mergeIntegration(i, userId);
+  // A tenant admin sees the tenant, support every tenant: their integrations, each with its owner's open warnings.
+  const scoped = snapshot.viewer.role === 'admin' || snapshot.viewer.role === 'support';
+  const readScope = scoped && (full || Date.now() - scopeReadAt >= SCOPE_EVERY_MS);
+  if (readScope) {
+    scopeReadAt = Date.now();
+    let after: string | null = null;
+    for (let page = 0; page < MAX_SCOPE_PAGES; page++) {
+      const scope: { supportIntegrations: { nodes: (Integration & { userId: string; tenantId: string; openConflictWarnings: Warning[] })[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } } = await request(SCOPE, { after });
+      for (const { openConflictWarnings, ...i } of scope.supportIntegrations.nodes) {
+        mergeIntegration(i, i.userId);
         seen.add(i.id);
+        warnings.push(...openConflictWarnings);
       }
-      warnings.push(...scope.conflictWarnings);
-    } catch (e) {
-      announce(`Cannot show user ${userId}: ${(e as Error).message}`);
+      if (!scope.supportIntegrations.pageInfo.hasNextPage) break;
+      after = scope.supportIntegrations.pageInfo.endCursor;
     }
   }
-  // Rows of the viewer's (and watched users') scope that are gone were disconnected elsewhere; rows known only
-  // from events (an admin's colleagues) stay.
-  for (const [id, i] of state.integrations) if (!seen.has(id) && i.userId) state.integrations.delete(id);
-  state.warnings = new Map(warnings.map((w) => [w.id, w]));
+  // Rows of what was read that are gone were disconnected elsewhere; rows known only from events stay.
+  for (const [id, i] of state.integrations) if (!seen.has(id) && i.userId && (readScope || i.userId === snapshot.viewer.id)) state.integrations.delete(id);
+  // Without the scope read again, the warnings of others stay as the events left them.
+  if (readScope || !scoped) state.warnings = new Map(warnings.map((w) => [w.id, w]));
+  else for (const w of warnings) state.warnings.set(w.id, w);
   state.changed.clear();
   showViewer();
   render();
@@ -287,7 +292,7 @@ async function refresh(): Promise<void> {
 /** A sync run may change the status message and last sync time too: read the snapshot again, once per burst. */
 function scheduleRefresh(): void {
   window.clearTimeout(refreshTimer);
-  refreshTimer = window.setTimeout(() => void refresh().catch(() => undefined), 500);
+  refreshTimer = window.setTimeout(() => void refresh(false).catch(() => undefined), 500);
 }
 
 function subscribe<T>(query: string, onData: (data: T) => void): void {
@@ -312,7 +317,6 @@ function showViewer(): void {
   const v = state.viewer;
   $('who-text').textContent = v ? `Signed in as ${v.id} (${v.role}, ${v.tenantId})` : claims?.sub ? `Signed in as ${claims.sub}` : 'Signed in';
   $('who').hidden = false;
-  $('user-form').hidden = !(v && (v.role === 'admin' || v.role === 'support'));
 }
 
 // ---------- session ----------
@@ -321,7 +325,6 @@ function signIn(token: string): void {
   signOut(undefined, false);
   state.token = token;
   storeToken(token);
-  state.users = JSON.parse(sessionStorage.getItem(USERS_KEY) ?? '[]') as string[];
   $('sign-in').hidden = true;
   $('board').hidden = false;
   showViewer();
@@ -418,16 +421,6 @@ function start(): void {
   $('sign-out').addEventListener('click', () => {
     signOut();
     $<HTMLInputElement>('token').focus();
-  });
-  $('user-form').addEventListener('submit', (e) => {
-    e.preventDefault();
-    const input = $<HTMLInputElement>('user-id');
-    const userId = input.value.trim();
-    if (!userId || state.users.includes(userId)) return;
-    state.users.push(userId);
-    sessionStorage.setItem(USERS_KEY, JSON.stringify(state.users));
-    input.value = '';
-    void refresh().catch((err: Error) => announce(err.message));
   });
   window.addEventListener('hashchange', () => {
     const token = takeTokenFromFragment();
