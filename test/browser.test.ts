@@ -120,6 +120,8 @@ describe('browser pages (Chromium, offline)', () => {
 
   it('serves the pages from this server alone, the dashboard under 200 KB gzipped', async () => {
     const html = await (await fetch(`${base}/dashboard`, { headers: { accept: 'text/html' } })).text();
+    // Every placeholder of the page templates was filled in.
+    for (const page of ['/', '/dashboard', '/graphiql']) expect((await (await fetch(`${base}${page}`, { headers: { accept: 'text/html' } })).text()).match(/%[A-Z_]+%/g)).toBeNull();
     const assets = [...html.matchAll(/(?:src|href)="([^"#][^"]*)"/g)].map((m) => m[1]);
     expect(assets.filter((a) => !a.startsWith('/'))).toEqual([]);
     let gzipped = gzipSync(html).length;
