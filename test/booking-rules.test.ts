@@ -1,7 +1,7 @@
 import { Appointment } from '../src/entities/appointment.entity';
 import { Contact } from '../src/entities/contact.entity';
 import { radicaleTarget, type CalDavTarget } from '../dev/caldav-targets';
-import { at, crmFixture, nextWeekday, type CrmFixture } from '../dev/crm-fixture';
+import { APPOINTMENT_FIELDS, at, crmFixture, nextWeekday, type CrmFixture } from '../dev/crm-fixture';
 import { codeOf, dataOf, type GraphQLResponse } from '../dev/app';
 import { startPostgres, type PostgresServer } from '../dev/postgres';
 
@@ -153,6 +153,7 @@ describe('booking rules and bad input: a clear code, and nothing changes', () =>
     const after = dataOf(await f.app.gql(f.admin, `query($id: ID!) { appointment(id: $id) { status startsAt } }`, { id: booked.id })).appointment;
     expect(after).toEqual({ status: 'CANCELLED', startsAt: at(monday, 11).toISOString() });
     await f.pushed();
+    await expectListed(f, 'hana', monday, booked.id);
   });
 });
 
@@ -189,5 +190,19 @@ describe.each(databases)('concurrent bookings on $name', ({ start }) => {
     const results = await Promise.all([0, 1].map((i) => f.book({ calendarId: id, startsAt: at(tuesday, 13), contact: { name: `Q${i}` } })));
     expect(results.map((r) => codeOf(r) ?? 'OK').sort()).toEqual(['OK', 'SLOT_TAKEN']);
     await f.pushed();
+    await expectListed(f, 'rob', at(tuesday, 0), dataOf(results.find((r) => !r.errors)!).bookAppointment.id);
   });
 });
+
+/**
+ * The list of a user's appointments (read as plain rows) shows each exactly as its booking answered (read
+ * through the ORM), and nothing to another tenant.
+ */
+async function expectListed(f: CrmFixture, userId: string, day: Date, appointmentId: string): Promise<void> {
+  const LIST = `query($f: DateTimeISO!, $t: DateTimeISO!, $u: ID) { appointments(from: $f, to: $t, userId: $u) { ${APPOINTMENT_FIELDS} location notes contact { id phone } } }`;
+  const ONE = `query($id: ID!) { appointment(id: $id) { ${APPOINTMENT_FIELDS} location notes contact { id phone } } }`;
+  const range = { f: day, t: new Date(day.getTime() + 86400000), u: userId };
+  const listed = dataOf(await f.app.gql(f.admin, LIST, range)).appointments;
+  expect(listed.find((a: { id: string }) => a.id === appointmentId)).toEqual(dataOf(await f.app.gql(f.admin, ONE, { id: appointmentId })).appointment);
+  expect(codeOf(await f.app.gql(f.app.token('boss', 'tenant-b', 'admin'), LIST, range))).toBe('NOT_FOUND');
+}

@@ -42,6 +42,6 @@ export class AppointmentResolver {
     @Arg('userId', () => ID, { nullable: true }) userId: string | undefined,
     @Ctx() { em, principal, services }: Context,
   ): Promise<AppointmentType[]> {
-    return toAppointmentDtos(em, services, await services.booking.list(em, principal, from, to, userId));
+    return services.booking.list(em, principal, from, to, userId);
   }
 }

@@ -13,7 +13,7 @@ import { AppError } from '../errors';
 import type { Logger } from '../logger';
 import { uidFor } from '../sync/ical/event-renderer';
 import type { AvailabilityService } from './availability.service';
-import { appointmentFacts, type AppointmentFacts } from './appointment-facts';
+import { appointmentFacts, appointmentViews, type AppointmentFacts, type AppointmentView } from './appointment-facts';
 import { syncKeyOf } from '../sync/sync-key';
 import type { CrmCalendarService } from './crm-calendar.service';
 import type { KeyedMutex } from './keyed-mutex';
@@ -147,21 +147,18 @@ export class BookingService {
 
   /**
    * Appointments assigned to a user (the caller, or a user a tenant admin or support names) overlapping
-   * [from, to), at most 93 days, by start. Throws `BAD_USER_INPUT` for a bad range, `NOT_FOUND` for a user the caller may not see.
+   * [from, to), at most 93 days, by start, as the API shows them (read as plain rows). Throws `BAD_USER_INPUT`
+   * for a bad range, `NOT_FOUND` for a user the caller may not see.
    */
-  async list(em: EntityManager, principal: Principal, from: Date, to: Date, userId?: string | null): Promise<Appointment[]> {
+  async list(em: EntityManager, principal: Principal, from: Date, to: Date, userId?: string | null): Promise<AppointmentView[]> {
     checkRange(from, to, 93);
     const subject = await this.deps.users.resolveSubject(em, principal, userId);
-    return em.find(
-      Appointment,
-      { tenantId: subject.tenantId, startsAt: { $lt: to }, endsAt: { $gt: from }, assignees: { userId: subject.id } },
-      { populate: ['calendar', 'contact', 'assignees'], orderBy: { startsAt: 'asc' } },
-    );
+    return appointmentViews(em, subject.tenantId, subject.id, from, to);
   }
 
   /** The facts of `appointments`, in order: assignees as CRM user ids, and the worst sync state of their copies (two queries). */
   facts(em: EntityManager, appointments: Appointment[]): Promise<AppointmentFacts[]> {
-    return appointmentFacts(em, appointments);
+    return appointmentFacts(em, appointments.map((a) => ({ id: a.id, startsAt: a.startsAt, calendar: a.calendar, assigneeIds: a.assignees.getItems().map((x) => x.userId) })));
   }
 
   /**

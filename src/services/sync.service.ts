@@ -110,13 +110,14 @@ export class SyncService {
   async syncIntegration(em: EntityManager, integrationId: string): Promise<SyncRun> {
     const running = this.inFlight.get(integrationId);
     if (running) return running;
+    const started = { id: randomUUID(), startedAt: new Date() };
     // A run slower than the lease (a slow iCloud, a large import) must not lose it to another instance mid-run.
     const heartbeat = setInterval(
-      () => void renewLease(this.deps.orm.fork(), CalendarIntegration, integrationId, this.owner, this.deps.leaseSeconds).catch((e) => this.deps.logger.warn({ err: e, integrationId }, 'could not renew a sync lease')),
+      () => void renewLease(this.deps.orm.fork(), CalendarIntegration, integrationId, this.owner, this.deps.leaseSeconds).catch((e) => this.deps.logger.warn({ err: e, integrationId, runId: started.id }, 'could not renew a sync lease')),
       (this.deps.leaseSeconds * 1000) / 3,
     );
     heartbeat.unref();
-    const run = this.runOnce(em, integrationId).finally(() => {
+    const run = this.runOnce(em, integrationId, started).finally(() => {
       clearInterval(heartbeat);
       this.inFlight.delete(integrationId);
     });
@@ -124,10 +125,9 @@ export class SyncService {
     return run;
   }
 
-  private async runOnce(em: EntityManager, integrationId: string): Promise<SyncRun> {
+  private async runOnce(em: EntityManager, integrationId: string, started: { id: string; startedAt: Date }): Promise<SyncRun> {
     // The caller holds the lease: a run still open was left by a process that died holding it.
     await em.nativeUpdate(SyncRun, { integration: integrationId, finishedAt: null }, { finishedAt: new Date(), outcome: SyncOutcome.FAILED, error: INTERRUPTED });
-    const started = { id: randomUUID(), startedAt: new Date() };
     try {
       return await this.attempt(em, integrationId, started);
     } catch (e) {
