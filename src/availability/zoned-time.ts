@@ -1,3 +1,5 @@
+import { instantOfWallTime, type OffsetAt } from '../sync/ical/local-time';
+
 /** Wall-clock date in a zone: year, month (1-12), day, ISO weekday (1 = Monday .. 7 = Sunday). */
 export interface LocalDate {
   year: number;
@@ -109,29 +111,43 @@ export function localDateOf(instant: Date, timeZone: string): LocalDate {
   return { year: w.getUTCFullYear(), month: w.getUTCMonth() + 1, day: w.getUTCDate(), weekday: ((w.getUTCDay() + 6) % 7) + 1 };
 }
 
+/** Per zone, `offsetAt` bound to it: the form `instantOfWallTime` takes, made once. */
+const offsetFunctions = new Map<string, OffsetAt>();
+
+function offsetsOf(timeZone: string): OffsetAt {
+  let f = offsetFunctions.get(timeZone);
+  if (!f) {
+    f = (utcMs) => offsetAt(utcMs, timeZone);
+    offsetFunctions.set(timeZone, f);
+  }
+  return f;
+}
+
 /**
- * The instant at which the wall clock in `timeZone` shows the date and `minutes` after midnight. Returns
- * null for a wall time that does not exist (skipped by a spring-forward change); an ambiguous time
- * (repeated by a fall-back change) resolves to its first occurrence. Uses the runtime's tz database, so it
- * never depends on the machine's own zone.
+ * Returns the instant at which the wall clock in `timeZone` shows the date and `minutes` after midnight, or
+ * null when it never does (a wall time skipped by a spring-forward change). A wall time repeated by a
+ * fall-back change is its first instant. Same rule as every iCalendar local time (`instantOfWallTime`, RFC
+ * 5545 section 3.3.5), from the runtime's tz database, so it never depends on the machine's own zone.
+ * Throws a RangeError (from `Intl`) for a zone the runtime does not know: inputs are checked with `isTimeZone`.
  */
 export function wallTimeToUtc(date: Pick<LocalDate, 'year' | 'month' | 'day'>, minutes: number, timeZone: string): Date | null {
   const utc = wallMsToUtc(Date.UTC(date.year, date.month - 1, date.day, 0, minutes), timeZone);
   return utc === null ? null : new Date(utc);
 }
 
-/** `wallTimeToUtc` on a wall time given as ms (its UTC fields are the wall-clock fields); null when skipped. */
+/**
+ * `wallTimeToUtc` on a wall time given as ms (its UTC fields are the wall-clock fields): the instant in ms,
+ * or null when the wall time is skipped by a spring-forward change. Throws as `wallTimeToUtc` does.
+ */
 export function wallMsToUtc(wall: number, timeZone: string): number | null {
-  // Try the offsets in force a day around: the earlier instant wins for repeated wall times.
+  // The common case first, as `instantOfWallTime` takes it (no change within a day: one instant), without
+  // the indirection: this runs for every candidate slot.
   const here = offsetAt(wall, timeZone);
-  const before = offsetAt(wall - DAY_MS, timeZone);
-  const after = offsetAt(wall + DAY_MS, timeZone);
-  let best: number | null = null;
-  for (const offset of before === here && after === here ? [here] : [before, after, here]) {
-    const utc = wall - offset;
-    if (offsetAt(utc, timeZone) === offset && (best === null || utc < best)) best = utc;
-  }
-  return best;
+  if (offsetAt(wall - DAY_MS, timeZone) === here && offsetAt(wall + DAY_MS, timeZone) === here) return wall - here;
+  const utc = instantOfWallTime(wall, offsetsOf(timeZone));
+  // RFC 5545 reads a skipped wall time with the offset from before the gap, an instant whose own wall clock
+  // shows a later time (02:30 -> 03:30): a slot grid does not offer a start the clock never shows.
+  return utc + offsetAt(utc, timeZone) === wall ? utc : null;
 }
 
 /** Adds `days` calendar days to a wall-clock date. */

@@ -3,7 +3,7 @@ import { guardCalendarObject, MalformedCalendarObject } from './guard';
 
 export { MalformedCalendarObject };
 import { describeFrequency, EXPANSION_LIMITS, fastForward, neverOccurs, seriesEnd, SUB_DAILY } from './recurrence-bounds';
-import { registerTimezones, requireZone, zoneFor } from './timezones';
+import { instantOf, registerTimezones, requireZone, zoneFor } from './timezones';
 
 /** A half-open UTC interval [start, end). */
 export interface Interval {
@@ -39,17 +39,19 @@ export interface BusyContext {
 /**
  * UTC instant of an iCalendar time. DATE values are midnights and floating times are wall-clock times,
  * both in the user's zone (RFC 5545 section 3.3.4 and 3.3.5). A TZID that is neither defined in the
- * object nor a known IANA or Windows name is read in the user's zone too, with a warning.
+ * object nor a known IANA or Windows name is read in the user's zone too, with a warning. Every local
+ * time goes through `instantOf`, so a time in a spring-forward gap or a repeated fall-back hour gets the
+ * instant RFC 5545 section 3.3.5 gives it, wherever it appears (DTSTART, DTEND, RECURRENCE-ID, occurrences).
  */
 function toUtc(time: ICAL.Time, userZone: ICAL.Timezone, warn?: Warn): Date {
   const tzid = time.zone?.tzid;
-  const known = tzid === 'UTC' || (tzid !== undefined && tzid !== 'floating' && (zoneFor(tzid) || time.zone?.component));
-  if (!time.isDate && known) return new Date(time.toUnixTime() * 1000);
+  // The object's own VTIMEZONE first, then a registered zone of that name (UTC included).
+  const zone = tzid === undefined || tzid === 'floating' ? undefined : time.zone?.component ? time.zone : zoneFor(tzid);
+  if (!time.isDate && zone) return new Date(instantOf(time, zone));
   // ical.js keeps an unresolved TZID as text and treats the time as floating.
   const unknown = (time as unknown as { timezone?: string }).timezone;
   if (unknown && !time.isDate && warn) warn(`uses the unknown time zone "${unknown}": read in ${userZone.tzid}`);
-  const local = ICAL.Time.fromData({ year: time.year, month: time.month, day: time.day, hour: time.isDate ? 0 : time.hour, minute: time.isDate ? 0 : time.minute, second: time.isDate ? 0 : time.second, isDate: false }, userZone);
-  return new Date(local.toUnixTime() * 1000);
+  return new Date(instantOf(time, userZone));
 }
 
 const fmt = (d: Date) => d.toISOString().slice(0, 16).replace('T', ' ') + ' UTC';

@@ -1,7 +1,7 @@
 import ICAL from 'ical.js';
 import { createHash } from 'node:crypto';
 import { CRM_UID_SUFFIX } from '../sync-key';
-import { registerTimezones, requireZone } from './timezones';
+import { registerTimezones, requireZone, timeInZone } from './timezones';
 
 /** What the CRM wants an iCloud event to say. */
 export interface DesiredEvent {
@@ -23,8 +23,7 @@ export function uidFor(syncKey: string, userId: string): string {
 }
 
 function time(date: Date, zone: ICAL.Timezone | undefined): ICAL.Time {
-  const utc = ICAL.Time.fromJSDate(date, true);
-  return zone ? utc.convertToZone(zone) : utc;
+  return zone ? timeInZone(date, zone) : ICAL.Time.fromJSDate(date, true);
 }
 
 /**

@@ -1,6 +1,7 @@
 import ICAL from 'ical.js';
 import { tzlib_get_ical_block, tzlib_get_timezones } from 'timezones-ical-library';
 import { WINDOWS_TO_IANA_MAP } from 'windows-iana';
+import { instantOfWallTime, wallMs } from './local-time';
 
 let registered = false;
 
@@ -54,4 +55,113 @@ export function requireZone(zone: string): ICAL.Timezone {
   const found = zoneFor(zone);
   if (!found) throw new Error(`unknown time zone "${zone}"`);
   return found;
+}
+
+/**
+ * The UTC offset changes of one ical.js zone, as instants. ical.js keeps each change of a VTIMEZONE as the
+ * UTC time it happens at (`Timezone.changes`, sorted), expanded from the VTIMEZONE's first DTSTART (1601 in
+ * Outlook's) to a few years past the latest one asked for. Each change's instant is computed the first time
+ * a lookup needs it: a search touches a dozen of them, not all.
+ */
+interface Transitions {
+  changes: IcalChange[];
+  /** Length of `changes` when read: ical.js appends (and sorts again) when it expands the zone to later years. */
+  read: number;
+  /** Instant (ms) of each change, NaN until computed. */
+  at: Float64Array;
+  /** Instants before this one are covered by `changes` (the start of the year after the last one ensured). */
+  coveredUntil: number;
+}
+
+interface IcalChange {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+  /** Offsets in seconds: in force from this change on, and before it (TZOFFSETTO, TZOFFSETFROM). */
+  utcOffset: number;
+  prevUtcOffset: number;
+}
+
+const transitions = new WeakMap<ICAL.Timezone, Transitions>();
+
+function transitionsOf(zone: ICAL.Timezone, utcMs: number): Transitions {
+  let t = transitions.get(zone);
+  if (t && utcMs < t.coveredUntil && t.read === t.changes.length) return t;
+  const year = new Date(utcMs).getUTCFullYear();
+  zone._ensureCoverage(year + 1);
+  const changes = zone.changes as IcalChange[];
+  if (!t || t.changes !== changes || t.read !== changes.length) {
+    t = { changes, read: changes.length, at: new Float64Array(changes.length).fill(NaN), coveredUntil: -Infinity };
+    transitions.set(zone, t);
+  }
+  t.coveredUntil = Math.max(t.coveredUntil, wallMs(year + 1, 1, 1));
+  return t;
+}
+
+function changeAt(t: Transitions, i: number): number {
+  let at = t.at[i];
+  if (Number.isNaN(at)) {
+    const c = t.changes[i];
+    at = t.at[i] = wallMs(c.year, c.month, c.day, c.hour, c.minute, c.second);
+  }
+  return at;
+}
+
+/**
+ * Offset (ms) of an ical.js zone at the instant `utcMs`: the one in force from the last change at or before
+ * it; before the first change, that change's TZOFFSETFROM (ical.js's own lookup says UTC there, which puts a
+ * 1960 Berlin time an hour off); 0 for a VTIMEZONE without any change.
+ */
+function offsetAt(zone: ICAL.Timezone, utcMs: number): number {
+  const t = transitionsOf(zone, utcMs);
+  if (t.read === 0) return 0;
+  let lo = 0;
+  let hi = t.read;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (changeAt(t, mid) <= utcMs) lo = mid + 1;
+    else hi = mid;
+  }
+  return (lo === 0 ? t.changes[0].prevUtcOffset : t.changes[lo - 1].utcOffset) * 1000;
+}
+
+/** A zone without transitions to look up: UTC, floating, or one ical.js made from a TZID alone. */
+const fixedAtZero = (zone: ICAL.Timezone) => zone === ICAL.Timezone.utcTimezone || zone === ICAL.Timezone.localTimezone || !zone.component;
+
+/**
+ * Returns the instant (ms since 1970) of a local date and time in an ical.js zone (one defined by a VTIMEZONE
+ * of the calendar object, or a registered IANA or Windows zone); a DATE (`isDate`) is its midnight. This is
+ * where every iCalendar local time becomes an instant, by RFC 5545 section 3.3.5 (`instantOfWallTime`): a time
+ * skipped by a change takes the offset from before the gap, a repeated one is its first instant. ical.js's
+ * own `toUnixTime` does neither (it reads 02:30 in Berlin's spring gap as 00:30 UTC, and a repeated 02:30 as
+ * the second one). UTC and floating zones have offset 0 (read floating times in a zone of your choice).
+ * Throws only what ical.js throws while expanding a malformed VTIMEZONE (as its own `toUnixTime` would).
+ */
+export function instantOf(time: Pick<ICAL.Time, 'year' | 'month' | 'day' | 'hour' | 'minute' | 'second' | 'isDate'>, zone: ICAL.Timezone): number {
+  const wall = time.isDate ? wallMs(time.year, time.month, time.day) : wallMs(time.year, time.month, time.day, time.hour, time.minute, time.second);
+  if (fixedAtZero(zone)) return wall;
+  return instantOfWallTime(wall, (utc) => offsetAt(zone, utc));
+}
+
+/**
+ * Returns the local time `instant` shows in `zone`, as an ical.js time in that zone (for a DTSTART or DTEND
+ * with its TZID), read from the offset in force at that instant. ical.js's `convertToZone` looks the offset up
+ * as if the UTC fields were local, which puts instants up to the zone's offset away from a change an hour off
+ * (00:30 EDT on the night New York falls back came out as 23:30 the day before). An instant in the second
+ * pass of an hour a fall-back change repeats has no local time that RFC 5545 section 3.3.5 reads back as that
+ * instant (it reads the first pass): it is returned in UTC, which is exact. Throws as `instantOf` does.
+ */
+export function timeInZone(instant: Date, zone: ICAL.Timezone): ICAL.Time {
+  const utc = ICAL.Time.fromJSDate(instant, true);
+  if (fixedAtZero(zone)) return utc;
+  const ms = Math.floor(instant.getTime() / 1000) * 1000;
+  const wall = new Date(ms + offsetAt(zone, ms));
+  const local = ICAL.Time.fromData(
+    { year: wall.getUTCFullYear(), month: wall.getUTCMonth() + 1, day: wall.getUTCDate(), hour: wall.getUTCHours(), minute: wall.getUTCMinutes(), second: wall.getUTCSeconds(), isDate: false },
+    zone,
+  );
+  return instantOf(local, zone) === ms ? local : utc;
 }
