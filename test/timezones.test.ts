@@ -70,6 +70,13 @@ describe('one rule turns a local time into an instant (RFC 5545 section 3.3.5)',
     expect(wallTimeToUtc({ year: 2026, month: 3, day: 8 }, 150, 'America/New_York')).toBeNull();
   });
 
+  it('keeps an event that spring-forward would shrink to nothing busy for its length on the clock', () => {
+    const ics = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//test//EN', 'BEGIN:VEVENT', 'UID:gap@test', 'DTSTAMP:20260101T000000Z', 'DTSTART;TZID=Europe/Berlin:20260329T023000', 'DTEND;TZID=Europe/Berlin:20260329T033000', 'SUMMARY:In the gap', 'END:VEVENT', 'END:VCALENDAR', ''].join('\r\n');
+    const [e] = parseCalendarObject(ics, { timezone: 'UTC', accountAddresses: [], window: { start: new Date('2026-03-01T00:00:00Z'), end: new Date('2026-04-01T00:00:00Z') } });
+    // 02:30 reads as 03:30 CEST (01:30Z), and so does the end 03:30: one hour from the start, not zero.
+    expect(e.busy).toEqual([{ start: new Date('2026-03-29T01:30:00Z'), end: new Date('2026-03-29T02:30:00Z') }]);
+  });
+
   it("reads a time before a VTIMEZONE's first observance with that observance's TZOFFSETFROM, not as UTC", () => {
     // The registered Europe/Berlin starts in 1970: June 1960 in Berlin was CET (+01:00).
     expect(new Date(instantOf(icalTime(Date.UTC(1960, 5, 1, 12)), requireZone('Europe/Berlin'))).toISOString()).toBe('1960-06-01T11:00:00.000Z');

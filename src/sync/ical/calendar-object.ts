@@ -86,11 +86,15 @@ function travelSeconds(component: ICAL.Component): number {
 
 /**
  * The busy interval of one occurrence, travel time included. An end before the start (a client bug) is
- * read as the same length from the start, with a warning: dropping it would show the user free.
+ * read as the same length from the start, with a warning: dropping it would show the user free. So is an
+ * event that spring-forward shrinks to nothing (02:30 to 03:30 on the night 02:00 becomes 03:00: both ends
+ * read as 03:30 by RFC 5545 section 3.3.5): it keeps its length on the clock.
  */
 function interval(component: ICAL.Component, start: ICAL.Time, end: ICAL.Time, zone: ICAL.Timezone, warn: Warn): Interval {
   const s = toUtc(start, zone, warn);
   let e = toUtc(end, zone, warn);
+  const clockMs = end.subtractDate(start).toSeconds() * 1000;
+  if (e.getTime() === s.getTime() && clockMs > 0) e = new Date(s.getTime() + clockMs);
   if (e < s) {
     warn(`ends before it starts: counted as busy for ${Math.round((s.getTime() - e.getTime()) / 60000)} minutes from its start`);
     e = new Date(2 * s.getTime() - e.getTime());
