@@ -16,11 +16,11 @@ import { median } from './measure';
 /**
  * `npm run bench` (`-- --json` also writes bench-results.json, `-- --json=<path>` elsewhere): every benchmark,
  * each against its peer in the same run, on loopback servers, printing its figures and ratios:
+ * - the hostile corpus through the worker pool (`hostile.ts`), against reading on the main thread;
  * - the inbound sync against real Radicale with BENCH_EVENTS (500) events, against tsdav's fetchCalendarObjects
  *   (list and fetch everything on each check), then availability from the local index against asking CalDAV
  *   on every request (`availability.ts`);
- * - availableSlots over HTTP at calendar size (`slots.ts`), against the previous method;
- * - the hostile corpus through the worker pool (`hostile.ts`), against reading on the main thread.
+ * - availableSlots over HTTP at calendar size (`slots.ts`), against the previous method.
  * BENCHMARKS.md says what each measures and the figures of a run.
  */
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 500);
@@ -28,9 +28,10 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
 async function main(): Promise<void> {
   const results: BenchResult[] = [];
+  // The hostile corpus first: its RSS figures are those of a fresh process.
+  results.push(...(await benchHostile()));
   results.push(...(await benchSync()));
   results.push(...(await benchSlots()));
-  results.push(...(await benchHostile()));
   const path = writeJsonIfAsked(results);
   if (path) console.log(`results written to ${path}`);
 }
