@@ -80,10 +80,14 @@ describe('abuse of the API', () => {
     }
   });
 
-  it('keeps the SQLite file and the data folder private to the user running the server', async () => {
+  it('keeps the SQLite file, its write-ahead log and the data folder private to the user running the server', async () => {
     const f = await suite.fixture();
     expect(statSync(f.app.dataDir).mode & 0o777).toBe(0o700);
-    expect(statSync(join(f.app.dataDir, 'crm-calendar.sqlite')).mode & 0o777).toBe(0o600);
+    // The write-ahead log (commits without waiting for fsync on the event loop) and its index take the file's mode.
+    expect(await f.app.server.orm.fork().getConnection().execute('pragma journal_mode')).toEqual([{ journal_mode: 'wal' }]);
+    for (const file of ['crm-calendar.sqlite', 'crm-calendar.sqlite-wal', 'crm-calendar.sqlite-shm']) {
+      expect([file, statSync(join(f.app.dataDir, file)).mode & 0o777]).toEqual([file, 0o600]);
+    }
   });
 
   it('refuses a syncNow moments after the last run, saying when to try again, but still joins a run under way', async () => {
