@@ -15,6 +15,7 @@ import type { IntegrationStatusMachine } from './integration-status';
 import type { SupportService } from './support.service';
 import type { OutboxService } from './outbox.service';
 import type { SyncService } from './sync.service';
+import { plainRows } from './plain-rows';
 import type { UserService } from './user.service';
 import { SyncRun } from '../entities/sync-run.entity';
 
@@ -108,7 +109,8 @@ export class IntegrationService {
   /** Integrations of every tenant by status (for the metrics; no caller scope: never exposed through GraphQL). */
   async countByStatus(em: EntityManager): Promise<Record<string, number>> {
     const counts: Record<string, number> = Object.fromEntries(Object.values(IntegrationStatus).map((s) => [s, 0]));
-    for (const status of Object.values(IntegrationStatus)) counts[status] = await em.count(CalendarIntegration, { status });
+    // One grouped query per scrape (it was one count per status).
+    for (const r of await plainRows(em, 'select status, count(*) as n from calendar_integration group by status', [])) counts[r.status as string] = Number(r.n);
     return counts;
   }
 
