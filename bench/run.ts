@@ -9,6 +9,7 @@ import { radicaleTarget } from '../dev/caldav-targets';
 import { Phone, vevent } from '../dev/phone';
 import { benchAvailability } from './availability';
 import { benchHostile } from './hostile';
+import { benchImport } from './import';
 import { lessIsBetter, writeJsonIfAsked, type BenchResult } from './results';
 import { benchSlots } from './slots';
 import { median } from './measure';
@@ -20,7 +21,8 @@ import { median } from './measure';
  * - the inbound sync against real Radicale with BENCH_EVENTS (500) events, against tsdav's fetchCalendarObjects
  *   (list and fetch everything on each check), then availability from the local index against asking CalDAV
  *   on every request (`availability.ts`);
- * - availableSlots over HTTP at calendar size (`slots.ts`), against the previous method.
+ * - availableSlots over HTTP at calendar size (`slots.ts`), against the previous method;
+ * - the initial import of 4,000 objects (`import.ts`), against tsdav fetching them.
  * BENCHMARKS.md says what each measures and the figures of a run.
  */
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 500);
@@ -32,6 +34,7 @@ async function main(): Promise<void> {
   results.push(...(await benchHostile()));
   results.push(...(await benchSync()));
   results.push(...(await benchSlots()));
+  results.push(...(await benchImport()));
   const path = writeJsonIfAsked(results);
   if (path) console.log(`results written to ${path}`);
 }

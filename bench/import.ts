@@ -1,0 +1,105 @@
+import 'reflect-metadata';
+import { createDAVClient } from 'tsdav';
+import { radicaleTarget } from '../dev/caldav-targets';
+import { CONNECT, dataOf, startTestApp } from '../dev/app';
+import { lessIsBetter, type BenchResult } from './results';
+
+/**
+ * The initial import of one account: IMPORT_OBJECTS (4,000) calendar objects in one Radicale collection (written
+ * on disk, Europe/Berlin with its VTIMEZONE, one in five a weekly series with EXDATEs, spread over the sync
+ * horizon), read by the server's first sync into SQLite: listing, fetching, parsing and expanding in the worker
+ * pool, storing events and busy time. The peer, in the same run on the same collection, is tsdav's
+ * fetchCalendarObjects (list and fetch everything, no parsing or storing). Then a sync with nothing changed.
+ */
+const OBJECTS = Number(process.env.IMPORT_OBJECTS ?? 4000);
+const DAY = 86400000;
+
+const VTIMEZONE = [
+  'BEGIN:VTIMEZONE', 'TZID:Europe/Berlin',
+  'BEGIN:DAYLIGHT', 'TZOFFSETFROM:+0100', 'TZOFFSETTO:+0200', 'TZNAME:CEST', 'DTSTART:19810329T020000', 'RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU', 'END:DAYLIGHT',
+  'BEGIN:STANDARD', 'TZOFFSETFROM:+0200', 'TZOFFSETTO:+0100', 'TZNAME:CET', 'DTSTART:19961027T030000', 'RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU', 'END:STANDARD',
+  'END:VTIMEZONE',
+];
+
+/** Local `YYYYMMDDTHHMMSS` of a UTC-based day and minute (the wall time written with TZID=Europe/Berlin). */
+function wall(dayMs: number, minute: number): string {
+  return new Date(dayMs + minute * 60000).toISOString().replace(/[-:]/g, '').slice(0, 15);
+}
+
+/** Deterministic objects: `${i}.ics` -> iCalendar. */
+export function importObjects(n: number, seed = 11): Record<string, string> {
+  let s = seed;
+  const random = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const today = Math.floor(Date.now() / DAY) * DAY;
+  const objects: Record<string, string> = {};
+  for (let i = 0; i < n; i++) {
+    const day = today + (Math.floor(random() * 395) - 30) * DAY;
+    const minute = 7 * 60 + Math.floor(random() * 52) * 15;
+    const length = (1 + Math.floor(random() * 6)) * 15;
+    const series = i % 5 === 0 ? ['RRULE:FREQ=WEEKLY;COUNT=20', `EXDATE;TZID=Europe/Berlin:${wall(day + 14 * DAY, minute)}`] : [];
+    objects[`${i}.ics`] = [
+      'BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Apple Inc.//macOS 14.5//EN', ...VTIMEZONE,
+      'BEGIN:VEVENT', `UID:import-${i}@bench`, 'DTSTAMP:20260101T000000Z',
+      `DTSTART;TZID=Europe/Berlin:${wall(day, minute)}`, `DTEND;TZID=Europe/Berlin:${wall(day, minute + length)}`,
+      `SUMMARY:Event ${i}`, ...series, 'END:VEVENT', 'END:VCALENDAR', '',
+    ].join('\r\n');
+  }
+  return objects;
+}
+
+/** Runs the benchmark (see above); prints its figures and returns them. */
+export async function benchImport(): Promise<BenchResult[]> {
+  const target = await radicaleTarget();
+  const account = await target.newAccount();
+  const path = target.radicale.createCollectionOnDisk(account.appleId, 'import', { name: 'Import', components: ['VEVENT'] }, importObjects(OBJECTS));
+  // The peer first: it also makes Radicale index the new collection (seconds for thousands of files), so that
+  // neither side pays for that.
+  const dav = await createDAVClient({ serverUrl: account.serverUrl, credentials: { username: account.appleId, password: account.appSpecificPassword }, authMethod: 'Basic', defaultAccountType: 'caldav' });
+  let t = performance.now();
+  const fetched = await dav.fetchCalendarObjects({ calendar: { url: new URL(path, account.serverUrl).href } });
+  const peerMs = performance.now() - t;
+  if (fetched.length !== OBJECTS) throw new Error(`the peer fetched ${fetched.length} of ${OBJECTS} objects`);
+  const app = await startTestApp({ caldavUrl: account.serverUrl, env: { CALDAV_TIMEOUT_MS: '30000' } });
+  try {
+    const token = app.token('importer');
+    const { id, calendars } = dataOf(await app.gql(token, CONNECT, { input: { appleId: account.appleId, appSpecificPassword: account.appSpecificPassword } })).connectICloud;
+    const imported = calendars.find((c: { name: string }) => c.name === 'Import');
+    dataOf(await app.gql(token, `mutation($ids: [ID!]!) { setConflictCalendars(input: {calendarIds: $ids}) { id } }`, { ids: [imported.id] }));
+
+
+    const rssBefore = process.memoryUsage().rss;
+    const SYNC = `mutation($id: ID!) { syncNow(integrationId: $id) { outcome created requests error } }`;
+    t = performance.now();
+    const first = dataOf(await app.gql(token, SYNC, { id })).syncNow;
+    const importMs = performance.now() - t;
+    const rssPeak = process.memoryUsage().rss;
+    if (first.outcome !== 'SUCCESS' || first.created !== OBJECTS) throw new Error(`the import ended ${JSON.stringify(first)}`);
+    await new Promise((r) => setTimeout(r, 1100)); // syncNow's minimum interval in tests is 1 s
+    t = performance.now();
+    const again = dataOf(await app.gql(token, SYNC, { id })).syncNow;
+    const againMs = performance.now() - t;
+
+    const rate = (OBJECTS / importMs) * 1000;
+    console.log(`Initial import of ${OBJECTS} objects from Radicale into SQLite (one account, Europe/Berlin, 20% weekly series)`);
+    console.log(`  ours: ${importMs.toFixed(0)} ms (${rate.toFixed(0)} objects/s, ${first.requests} requests) | peer (tsdav fetch only, no parsing or storing) ${peerMs.toFixed(0)} ms | ${(peerMs / importMs).toFixed(2)}x`);
+    console.log(`  then a sync with nothing changed: ${againMs.toFixed(1)} ms, ${again.requests} request(s); process RSS ${Math.round(rssBefore / 1048576)} -> ${Math.round(rssPeak / 1048576)} MB`);
+    return [
+      lessIsBetter(`initial import of ${OBJECTS} objects into SQLite`, 'time', 'ms', importMs, peerMs, 'tsdav fetchCalendarObjects (fetch only)'),
+      lessIsBetter(`initial import of ${OBJECTS} objects into SQLite`, 'objects per second', 'objects/s', rate, null, null),
+      lessIsBetter('sync after the import, nothing changed', 'requests', 'requests', again.requests, null, null),
+    ];
+  } finally {
+    await app.close();
+    await target.stop();
+  }
+}
+
+if (require.main === module) {
+  benchImport().then(
+    () => process.exit(0),
+    (e) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}
