@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { randomUUID } from 'node:crypto';
 import { CalendarIntegration, IntegrationStatus } from '../entities/calendar-integration.entity';
-import type { ConflictWarning } from '../entities/conflict-warning.entity';
+import { ConflictKind, type ConflictWarning } from '../entities/conflict-warning.entity';
 import { AppointmentAssignee, AppointmentStatus } from '../entities/appointment.entity';
 import { ExternalCalendar } from '../entities/external-calendar.entity';
 import { OutboxEntry } from '../entities/outbox-entry.entity';
@@ -18,7 +18,8 @@ import { CalDavError } from '../sync/caldav/caldav.errors';
 import { uidFor } from '../sync/ical/event-renderer';
 import type { IcalReader } from '../sync/ical/reader.pool';
 import { claimLease, leaseFreeAt, releaseLease } from '../sync/lease';
-import { pushCopy, type PushOutcome } from '../sync/outbound/outbound.executor';
+import { pushCopy } from '../sync/outbound/outbound.executor';
+import type { PushAction } from '../sync/outbound/outbound.planner';
 import { linkState } from '../sync/outbound/sync-link-state';
 import { syncKeyOf } from '../sync/sync-key';
 import type { IntegrationStatusMachine } from './integration-status';
@@ -136,14 +137,14 @@ export class OutboxService {
     const em = this.deps.orm.fork();
     const warnings: ConflictWarning[] = [];
     const clients = new Map<string, CalDavClient>();
-    let before: AppointmentSyncLink | null = null;
+    // What the planner decided, for the log line (also of a push that fails).
+    let action: PushAction['type'] | undefined;
     try {
-      // The copy as it was, read apart from the push's unit of work: the log line says what the push did.
-      before = await this.deps.orm.fork().findOne(AppointmentSyncLink, { syncKey: entry.syncKey, userId: entry.userId });
       const outcome = await pushCopy(em, entry.syncKey, entry.userId, {
         clientFor: (calendar) => this.client(em, calendar, clients),
         warn: (w) => warnings.push(w),
         reader: this.deps.reader,
+        planned: (type) => (action = type),
       });
       await inOneTransaction(em, async () => {
         // Later entries of the same copy are covered: the push rendered the current state.
@@ -151,11 +152,11 @@ export class OutboxService {
         else await releaseLease(em, OutboxEntry, entry.id, this.owner, { nextAttemptAt: new Date(Date.now() + PARKED_MS) });
       });
       // A line that cannot be written must not turn a push that landed into a failed one.
-      await this.logPush(em, entry, before, outcome).catch((err) => this.deps.logger.warn({ err, syncKey: entry.syncKey }, 'could not log a push'));
+      await this.logPush(em, entry, action, warnings).catch((err) => this.deps.logger.warn({ err, syncKey: entry.syncKey }, 'could not log a push'));
       // Published only once stored: a failed push keeps none of its warnings.
       for (const w of warnings) await this.publishWarning(em, w);
     } catch (e) {
-      await this.failed(entry, e, before);
+      await this.failed(entry, e, action);
     }
   }
 
@@ -163,12 +164,13 @@ export class OutboxService {
    * One line per push: info when the copy was written, removed or found in line (debug when nothing needed
    * writing), warn when it cannot be written (no primary calendar, waiting for a reconnect, deleted in iCloud).
    */
-  private async logPush(em: EntityManager, entry: OutboxEntry, before: AppointmentSyncLink | null, outcome: PushOutcome): Promise<void> {
-    const after = await em.findOne(AppointmentSyncLink, { syncKey: entry.syncKey, userId: entry.userId });
-    const action = outcome === 'waitingForReconnect' ? 'waitForReconnect' : pushAction(before, after);
-    const stuck = action === 'waitForReconnect' || action === 'notConnected' || action === 'deletedInICloud' || action === 'keepDeletedInICloud';
-    const fields = { ...(await this.who(em, entry)), syncKey: entry.syncKey, action, outcome: stuck ? 'notWritten' : 'done', attempt: entry.attempts + 1, state: after?.state ?? null };
-    if (stuck) this.deps.logger.warn({ ...fields, reason: after?.lastError ?? null }, 'push of a copy to iCloud not written');
+  private async logPush(em: EntityManager, entry: OutboxEntry, planned: PushAction['type'] | undefined, warnings: ConflictWarning[]): Promise<void> {
+    // An update that met a 404 found the copy deleted in iCloud: that, too, is a copy not written.
+    const deleted = warnings.some((w) => w.kind === ConflictKind.DELETED_IN_ICLOUD);
+    const action = deleted ? 'deletedInICloud' : logName(planned);
+    const stuck = deleted || STUCK.has(action);
+    const fields = { ...(await this.who(em, entry)), syncKey: entry.syncKey, action, outcome: stuck ? 'notWritten' : 'done', attempt: entry.attempts + 1 };
+    if (stuck) this.deps.logger.warn(fields, 'push of a copy to iCloud not written');
     else this.deps.logger[action === 'none' ? 'debug' : 'info'](fields, 'push of a copy to iCloud done');
   }
 
@@ -184,13 +186,12 @@ export class OutboxService {
     return cache.get(integration.id)!;
   }
 
-  private async failed(entry: OutboxEntry, e: unknown, before: AppointmentSyncLink | null): Promise<void> {
+  private async failed(entry: OutboxEntry, e: unknown, planned: PushAction['type'] | undefined): Promise<void> {
     const fresh = this.deps.orm.fork();
     const reason = e instanceof CalDavError ? e.message : 'internal error';
     if (!(e instanceof CalDavError)) this.deps.logger.error({ err: e, syncKey: entry.syncKey }, 'push failed unexpectedly');
     const link = await fresh.findOne(AppointmentSyncLink, { syncKey: entry.syncKey, userId: entry.userId });
-    // The link as the push left it (a write is stored ahead of its PUT): what it was trying to do.
-    const line = { ...(await this.who(fresh, entry)), syncKey: entry.syncKey, action: pushAction(before, link), attempt: entry.attempts + 1, reason };
+    const line = { ...(await this.who(fresh, entry)), syncKey: entry.syncKey, action: logName(planned), attempt: entry.attempts + 1, reason };
     if (e instanceof CalDavError && e.failure === 'AUTH') {
       this.deps.logger.warn({ ...line, outcome: 'needsReconnect' }, 'push of a copy to iCloud failed');
       await this.needsReconnect(fresh, entry.userId);
@@ -223,24 +224,14 @@ export class OutboxService {
   }
 }
 
-/**
- * What a push did to a copy, read from its link before and after (the executor stores a write ahead of its
- * PUT, so after a failure this is what it was trying to do): `create`, `update`, `move` (to a new primary
- * calendar), `delete`, `notConnected`, `deletedInICloud` (found deleted there now), `keepDeletedInICloud`, or
- * `none` (iCloud already held this version, or the push failed before writing anything).
- */
-function pushAction(before: AppointmentSyncLink | null, after: AppointmentSyncLink | null): string {
-  if (after?.state === SyncState.NOT_CONNECTED) return 'notConnected';
-  if (after?.state === SyncState.DELETED_IN_ICLOUD) return before?.state === SyncState.DELETED_IN_ICLOUD ? 'keepDeletedInICloud' : 'deletedInICloud';
-  const had = before?.href ?? null;
-  const has = after?.href ?? null;
-  if (had && has && before?.calendarHref !== after?.calendarHref) return 'move';
-  if (had && !has) return 'delete';
-  // An href without a confirmed version is a create whose answer never came: trying again is still a create.
-  if (has && !(had && before?.contentHash)) return 'create';
-  const wrote = before?.contentHash !== after?.contentHash || String(before?.unconfirmed) !== String(after?.unconfirmed);
-  return has && wrote ? 'update' : 'none';
+/** The planner's decision as log lines name it (`none`: nothing to write, or the push failed before deciding). */
+function logName(action: PushAction['type'] | undefined): string {
+  if (action === undefined || action === 'markSynced' || action === 'forget') return 'none';
+  return action === 'markNotConnected' ? 'notConnected' : action;
 }
+
+/** Decisions that leave the copy unwritten until the user acts. */
+const STUCK = new Set(['notConnected', 'waitForReconnect', 'keepDeletedInICloud']);
 
 /**
  * Runs `work` (native updates of outbox entries) and flushes what `em` holds (the copy's link and status

@@ -12,7 +12,7 @@ import type { CalDavClient } from '../caldav/caldav.client';
 import { CalDavError } from '../caldav/caldav.errors';
 import { deleteObject, getObject, putObject } from '../caldav/caldav-objects';
 import { desiredEvent } from './desired-event';
-import { laterChangeWins, planPush, type PrimaryState } from './outbound.planner';
+import { laterChangeWins, planPush, type PrimaryState, type PushAction } from './outbound.planner';
 import { renderEvent, uidFor, type DesiredEvent } from '../ical/event-renderer';
 import type { IcalReader } from '../ical/reader.pool';
 import { contentHash } from '../ical/content-hash';
@@ -28,6 +28,8 @@ export interface PushContext {
   warn(warning: ConflictWarning): void;
   /** Reads iCloud's version of a copy off the event loop. */
   reader: IcalReader;
+  /** Told what the planner decided, before any I/O (so that a failure can say what was being tried). */
+  planned?(action: PushAction['type']): void;
 }
 
 /** Only the event's own fields are needed here: an empty window expands no occurrences. */
@@ -51,6 +53,7 @@ export async function pushCopy(em: EntityManager, syncKey: string, userId: strin
     desiredModified: desired?.lastModified ?? null,
     link: { ...link, deletedInICloud: link.state === SyncState.DELETED_IN_ICLOUD },
   });
+  ctx.planned?.(action.type);
   switch (action.type) {
     case 'markNotConnected':
       linkState.notConnected(link);
