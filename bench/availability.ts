@@ -1,3 +1,4 @@
+import { rulesOf } from '../src/availability/calendar-rules';
 import { createDAVClient } from 'tsdav';
 import { computeAvailability, type Block } from '../src/availability/availability.engine';
 import { candidateSlots } from '../src/availability/slots';
@@ -33,7 +34,7 @@ export async function benchAvailability(target: CalDavTarget, rounds: number): P
     const em = () => f.app.server.orm.fork();
     const calendar = await em().findOneOrFail(CrmCalendar, id, { populate: ['members', 'members.user'] });
 
-    const ours = await median(rounds, async () => (await f.app.server.services.availability.slotsOf(em(), calendar, from, to)).length);
+    const ours = await median(rounds, async () => (await f.app.server.services.availability.slotsOf(em(), rulesOf(calendar), from, to, new Date(), undefined, true)).length);
     const dav = await createDAVClient({ serverUrl: account.serverUrl, credentials: { username: account.appleId, password: account.appSpecificPassword }, authMethod: 'Basic', defaultAccountType: 'caldav' });
     const userId = calendar.members[0].user.id;
     const peer = await median(rounds, async () => {

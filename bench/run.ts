@@ -1,3 +1,5 @@
+// Measured as `npm start` runs the server (graphql-js in production mode).
+import '../src/production-mode';
 import 'reflect-metadata';
 import { createDAVClient } from 'tsdav';
 import { CalDavClient } from '../src/sync/caldav/caldav.client';

@@ -15,6 +15,11 @@ export interface Topics {
   INTEGRATION_STATUS_CHANGED: [Audience & { integration: IntegrationView }];
   SYNC_RESULT: [Audience & { run: SyncRunView }];
   CONFLICT_WARNING: [Audience & { warning: ConflictWarningView }];
+  /**
+   * Internal, never sent to clients: the iCloud busy time of these users (internal ids; null: everyone) changed
+   * in the database, so every instance drops what its `BusyTimeIndex` holds for them. Published after the commit.
+   */
+  BUSY_CHANGED: [{ userIds: string[] | null }];
 }
 
 /** The publish side the services and the reconciler use; they know nothing of the transport. */

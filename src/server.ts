@@ -245,7 +245,7 @@ export async function startServer(config: Config, logger: Logger, events: EventB
     perHost: config.syncPerHost,
     leaseSeconds: config.syncLeaseSeconds,
   });
-  const stopJobs = config.syncCron ? [startHorizonJob(orm, services.ical, logger), startOutboxJob(services.outbox)] : [];
+  const stopJobs = config.syncCron ? [startHorizonJob(orm, services.ical, events, logger), startOutboxJob(services.outbox)] : [];
   const { port } = httpServer.address() as AddressInfo;
   const url = `http://localhost:${port}${GRAPHQL_PATH}`;
   logger.info({ url }, 'GraphQL server listening (HTTP and WebSocket)');
@@ -270,6 +270,7 @@ export async function startServer(config: Config, logger: Logger, events: EventB
         logger.warn({ released }, 'shutdown: work still under way after the timeout; its leases were given back for another instance to redo');
       }
       await apollo.stop();
+      await services.busyIndex.close();
       await events.close();
       await services.ical.close();
       await orm.close();

@@ -121,6 +121,42 @@ describe('several instances on one PostgreSQL and one Redis', () => {
     for (const id of [...byA, ...byC]) expect(received.has(id)).toBe(true);
   }, 60000);
 
+  it('stops offering a slot on an instance that runs no reconciler as soon as another instance syncs an iPhone event over it, and offers it again once the event is deleted', async () => {
+    // B holds user-1's busy time in memory after the first query; only the BUSY_CHANGED event from A's sync run
+    // (through Redis) makes it read it again before its 60-s expiry.
+    const admin = signToken({ sub: 'boss', tenantId: 'tenant-a', role: 'admin' }, SECRET);
+    const allDay = [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '00:00', end: '24:00' }));
+    const { createCrmCalendar } = await gql(servers.a!, admin, `mutation($i: CreateCrmCalendarInput!) { createCrmCalendar(input: $i) { id } }`, {
+      i: { name: 'Intro', type: 'SERVICE', timezone: 'UTC', slotDurationMinutes: 60, openHours: allDay, teamMembers: [{ userId: 'user-1' }] },
+    });
+    const from = new Date(Math.ceil(Date.now() / 86400000) * 86400000 + 2 * 86400000 + 10 * 3600000);
+    const to = new Date(from.getTime() + 2 * 3600000);
+    const offered = async () =>
+      ((await gql(servers.b!, admin, `query($c: ID!, $f: DateTimeISO!, $t: DateTimeISO!) { availableSlots(calendarId: $c, from: $f, to: $t) { startsAt } }`, { c: createCrmCalendar.id, f: from, t: to })).availableSlots as { startsAt: string }[]).map(
+        (s) => s.startsAt,
+      );
+    const waitFor = async (expected: string[]) => {
+      const started = Date.now();
+      let seen = await offered();
+      while (JSON.stringify(seen) !== JSON.stringify(expected) && Date.now() - started < 20000) {
+        await new Promise((r) => setTimeout(r, 200));
+        seen = await offered();
+      }
+      expect(seen).toEqual(expected);
+      return Date.now() - started;
+    };
+    const ten = from.toISOString();
+    const eleven = new Date(from.getTime() + 3600000).toISOString();
+    expect(await offered()).toEqual([ten, eleven]);
+    const phone = new Phone(target, accounts[1]);
+    const iso = (ms: number) => new Date(ms).toISOString().replace('.000', '');
+    const href = await phone.put('work', vevent('dentist', iso(from.getTime()), iso(from.getTime() + 3600000), 'Dentist'));
+    // Well inside the index's 60-s expiry: the sync interval is 3 s.
+    expect(await waitFor([eleven])).toBeLessThan(20000);
+    await phone.delete(href);
+    expect(await waitFor([ten, eleven])).toBeLessThan(20000);
+  }, 60000);
+
   it('finishes, after the lease expires, what a killed instance left mid-run', async () => {
     // Leave A as the only reconciler, so that it is the one caught mid-run.
     await servers.c!.proc.stop('SIGTERM');

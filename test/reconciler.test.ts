@@ -114,7 +114,7 @@ describe('the reconciler', () => {
     await f.phone.put('work', vevent('soon', dayAt(2, 9), dayAt(2, 10), 'Soon'));
     await f.syncNow();
     expect((await f.blocked(new Date(Date.now() - 40 * 86400000), new Date(Date.now() + 50 * 86400000))).map((b) => b.title)).toEqual(['Soon']);
-    expect(await rollHorizon(f.app.server.orm, f.app.server.services.ical, new Date(Date.now() + 40 * 86400000))).toEqual({ recomputed: 2, skipped: [] });
+    expect(await rollHorizon(f.app.server.orm, f.app.server.services.ical, f.app.server.services.events, new Date(Date.now() + 40 * 86400000))).toEqual({ recomputed: 2, skipped: [] });
     const titles = async (from: number, to: number) =>
       (await f.blocked(new Date(Date.now() + from * 86400000), new Date(Date.now() + to * 86400000))).map((b) => b.title);
     expect(await titles(370, 390)).toEqual(['Far ahead']);

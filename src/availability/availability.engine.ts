@@ -11,6 +11,28 @@ export interface Block {
   appointmentId?: string;
 }
 
+/**
+ * A member's iCloud busy time indexed once for many queries (see `BusyTimeIndex`): starts ascending, and the
+ * running maximum of the ends, so that whether anything overlaps [start, end) is one binary search and one
+ * comparison, whatever window the query asks for.
+ */
+export interface SortedBusy {
+  starts: Float64Array;
+  maxEnds: Float64Array;
+}
+
+/** Indexes intervals (epoch ms) for `SortedBusy` lookups; invalid ones overlap nothing and are left out. */
+export function sortBusy(intervals: readonly { start: number; end: number }[]): SortedBusy {
+  const valid = intervals.filter((x) => !Number.isNaN(x.start) && !Number.isNaN(x.end)).sort((x, y) => x.start - y.start);
+  return { starts: Float64Array.from(valid, (x) => x.start), maxEnds: runningMax(valid) };
+}
+
+/** True when one of `busy` overlaps [start, end) (`b.start < end && start < b.end`). */
+function overlaps(busy: SortedBusy, start: number, end: number): boolean {
+  const n = countBelow(busy.starts, end);
+  return n > 0 && busy.maxEnds[n - 1] > start;
+}
+
 export interface EngineMember {
   /** Internal user id. */
   userId: string;
@@ -58,13 +80,13 @@ export function rankMembers(members: EngineMember[], mode: RoundRobinMode): Engi
  * running maximum says one of them may still overlap.
  */
 class BusyIndex {
-  private readonly starts: Float64Array;
-  private readonly maxEnds: Float64Array;
+  private readonly plain: SortedBusy;
   private readonly sessions: { start: number; end: number; syncKey: string }[];
   private readonly sessionStarts: Float64Array;
   private readonly sessionMaxEnds: Float64Array;
 
-  constructor(blocks: readonly Block[], ignoreAppointmentId: string | undefined, sessionPrefix: string | undefined) {
+  /** `indexed`: more busy time of the member, indexed beforehand (no appointment or session among it). */
+  constructor(blocks: readonly Block[], ignoreAppointmentId: string | undefined, sessionPrefix: string | undefined, private readonly indexed?: SortedBusy) {
     const plain: { start: number; end: number }[] = [];
     const sessions: { start: number; end: number; syncKey: string }[] = [];
     for (const b of blocks) {
@@ -76,10 +98,8 @@ class BusyIndex {
       if (sessionPrefix !== undefined && b.syncKey !== undefined && b.syncKey.startsWith(sessionPrefix)) sessions.push({ start, end, syncKey: b.syncKey });
       else plain.push({ start, end });
     }
-    plain.sort((x, y) => x.start - y.start);
     sessions.sort((x, y) => x.start - y.start);
-    this.starts = Float64Array.from(plain, (x) => x.start);
-    this.maxEnds = runningMax(plain);
+    this.plain = sortBusy(plain);
     this.sessions = sessions;
     this.sessionStarts = Float64Array.from(sessions, (x) => x.start);
     this.sessionMaxEnds = runningMax(sessions);
@@ -87,8 +107,8 @@ class BusyIndex {
 
   /** True when a block overlaps [start, end) (`block.start < end && start < block.end`), the block of `session` aside. */
   busy(start: number, end: number, session: (() => string) | undefined): boolean {
-    const n = countBelow(this.starts, end);
-    if (n > 0 && this.maxEnds[n - 1] > start) return true;
+    if (overlaps(this.plain, start, end)) return true;
+    if (this.indexed !== undefined && overlaps(this.indexed, start, end)) return true;
     let key: string | undefined;
     for (let i = countBelow(this.sessionStarts, end) - 1; i >= 0 && this.sessionMaxEnds[i] > start; i--) {
       const b = this.sessions[i];
@@ -150,13 +170,15 @@ export function blockersOf(input: { calendar: EngineCalendar; userIds: string[];
  * Decides, for each candidate slot, who is free and whether it can be booked, from busy blocks read
  * beforehand (pure: no I/O). A member is free when nothing of theirs overlaps the slot widened by the
  * calendar's buffers. `seatsTaken` counts booked seats of class sessions by start (ms).
- * `ignoreAppointmentId` leaves one appointment out (rescheduling it).
+ * `ignoreAppointmentId` leaves one appointment out (rescheduling it). `busy` adds each member's iCloud busy
+ * time indexed beforehand (the same rule as blocks; it holds no appointment).
  */
 export function computeAvailability(input: {
   calendar: EngineCalendar;
   members: EngineMember[];
   slots: Slot[];
   blocks: ReadonlyMap<string, Block[]>;
+  busy?: ReadonlyMap<string, SortedBusy>;
   seatsTaken: ReadonlyMap<number, number>;
   ignoreAppointmentId?: string;
 }): SlotAvailability[] {
@@ -170,7 +192,7 @@ export function computeAvailability(input: {
   const indexes = new Map<string, BusyIndex>();
   const indexOf = (userId: string) => {
     let index = indexes.get(userId);
-    if (!index) indexes.set(userId, (index = new BusyIndex(input.blocks.get(userId) ?? [], input.ignoreAppointmentId, sessionPrefix)));
+    if (!index) indexes.set(userId, (index = new BusyIndex(input.blocks.get(userId) ?? [], input.ignoreAppointmentId, sessionPrefix, input.busy?.get(userId))));
     return index;
   };
   // Ranking is a total order: the free members of a slot, in this order, are the ranking of those members.

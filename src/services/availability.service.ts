@@ -1,58 +1,29 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { LibSqlDriver } from '@mikro-orm/libsql';
 import { computeAvailability, type Block, type EngineMember, type SlotAvailability } from '../availability/availability.engine';
+import type { CalendarRules } from '../availability/calendar-rules';
 import { candidateSlots } from '../availability/slots';
 import { AppointmentStatus } from '../entities/appointment.entity';
 import { IntegrationStatus } from '../entities/calendar-integration.entity';
-import { CrmCalendarType, type CrmCalendar } from '../entities/crm-calendar.entity';
+import { CrmCalendarType } from '../entities/crm-calendar.entity';
 import { syncKeyOf } from '../sync/sync-key';
 import type { Principal } from '../auth/jwt';
 import { explainSlot, type ExplainedBlock, type MemberConnection, type SlotExplanation } from '../availability/explain';
 import { formatLocal } from '../availability/zoned-time';
 import { AppError } from '../errors';
 import { isTimeZone } from '../sync/ical/timezones';
+import type { BusyTimeIndex } from './busy-time-index.service';
 import type { CrmCalendarService } from './crm-calendar.service';
+import { busyScope, readBusy } from './busy-scope';
 import { asDate, dateParam, placeholders, plainRows, reads } from './plain-rows';
 import { checkRange } from './range';
 import type { UserService } from './user.service';
 
 const DAY_MS = 86400000;
 
-/** `start,end;start,end;...` of epoch ms (SQLite's datetime columns) into blocks. */
-function parsePairs(list: string, into: Block[]): void {
-  for (const pair of list.split(';')) {
-    const comma = pair.indexOf(',');
-    into.push({ start: asDate(pair.slice(0, comma)), end: asDate(pair.slice(comma + 1)) });
-  }
-}
-
-/**
- * Where iCloud busy time counts: intervals of the users' calendars checked for conflicts, of integrations not
- * disconnected, overlapping [from, to). The one definition for availability and its explanation.
- */
-function busyScope(em: EntityManager, userIds: string[], from: Date, to: Date): { from: string; where: string; params: unknown[] } {
-  return {
-    from: 'busy_interval b join external_calendar c on c.id = b.calendar_id join calendar_integration i on i.id = c.integration_id',
-    where: `b.user_id in (${placeholders(userIds.length)}) and b.starts_at < ? and b.ends_at > ? and c.check_for_conflicts = ? and i.status <> ?`,
-    params: [...userIds, dateParam(em, to), dateParam(em, from), true, IntegrationStatus.DISCONNECTED],
-  };
-}
-
-/**
- * iCloud busy time of the users (see `busyScope`), added to `blocks`. On SQLite the intervals of each user
- * come back as one string (group_concat): the driver builds each row object natively for about 2-3 µs, one row
- * per user instead of one per interval is the difference on a busy calendar. PostgreSQL returns plain rows.
- */
-async function addBusy(em: EntityManager, blocks: Map<string, Block[]>, userIds: string[], from: Date, to: Date): Promise<void> {
-  const scope = busyScope(em, userIds, from, to);
-  if (em.getDriver() instanceof LibSqlDriver) {
-    const rows = await plainRows(em, `select b.user_id, group_concat(b.starts_at || ',' || b.ends_at, ';') as pairs from ${scope.from} where ${scope.where} group by b.user_id`, scope.params);
-    for (const r of rows) parsePairs(r.pairs as string, blocks.get(r.user_id as string)!);
-    return;
-  }
-  for (const b of await plainRows(em, `select b.user_id, b.starts_at, b.ends_at from ${scope.from} where ${scope.where}`, scope.params)) {
-    blocks.get(b.user_id as string)!.push({ start: asDate(b.starts_at), end: asDate(b.ends_at) });
-  }
+/** iCloud busy time of the users (see `busyScope`) overlapping [from, to), added to `blocks`. */
+function addBusy(em: EntityManager, blocks: Map<string, Block[]>, userIds: string[], from: Date, to: Date): Promise<void> {
+  return readBusy(em, userIds, from, to, (userId, start, end) => blocks.get(userId)!.push({ start, end }));
 }
 
 /** The users' active CRM appointments (any calendar) whose blocks, buffers included, overlap [from, to), added to `blocks`. */
@@ -85,12 +56,13 @@ async function addAppointments(em: EntityManager, blocks: Map<string, Block[]>, 
 
 /**
  * Everything that blocks the given users in [from, to): iCloud busy time of the calendars they check for
- * conflicts, and their active CRM appointments on any calendar (with those calendars' buffers). Local
- * index only: no request to iCloud while a booking page waits. Read as plain rows: no entity is built.
+ * conflicts (unless `withBusy` is false: it comes from the `BusyTimeIndex`), and their active CRM appointments
+ * on any calendar (with those calendars' buffers). Local index only: no request to iCloud while a booking page
+ * waits. Read as plain rows: no entity is built.
  */
-async function blocksOf(em: EntityManager, userIds: string[], from: Date, to: Date): Promise<Map<string, Block[]>> {
+async function blocksOf(em: EntityManager, userIds: string[], from: Date, to: Date, withBusy: boolean): Promise<Map<string, Block[]>> {
   const blocks = new Map<string, Block[]>(userIds.map((id) => [id, []]));
-  await reads(em, [() => addBusy(em, blocks, userIds, from, to), () => addAppointments(em, blocks, userIds, from, to)]);
+  await reads(em, [() => (withBusy ? addBusy(em, blocks, userIds, from, to) : Promise.resolve()), () => addAppointments(em, blocks, userIds, from, to)]);
   return blocks;
 }
 
@@ -116,7 +88,7 @@ async function connectionsOf(em: EntityManager, userIds: string[]): Promise<Map<
 }
 
 /** Booked seats of a class calendar by start (ms) in [first, last], counted by the database. */
-async function seatsTakenOf(em: EntityManager, calendar: CrmCalendar, first: Date, last: Date, ignoreAppointmentId?: string): Promise<Map<number, number>> {
+async function seatsTakenOf(em: EntityManager, calendar: { id: string }, first: Date, last: Date, ignoreAppointmentId?: string): Promise<Map<number, number>> {
   const rows = await plainRows(
     em,
     `select starts_at, count(*) as n from appointment
@@ -133,7 +105,7 @@ async function seatsTakenOf(em: EntityManager, calendar: CrmCalendar, first: Dat
 }
 
 /** Appointments of the calendar booked since `since` and still booked, per assigned user, counted by the database. */
-async function recentCounts(em: EntityManager, calendar: CrmCalendar, userIds: string[], since: Date): Promise<Map<string, number>> {
+async function recentCounts(em: EntityManager, calendar: { id: string }, userIds: string[], since: Date): Promise<Map<string, number>> {
   const rows = await plainRows(
     em,
     `select aa.user_id, count(*) as n from appointment_assignee aa
@@ -159,7 +131,7 @@ export interface AvailableSlot {
 
 /** Availability of CRM calendars from the local index: no request to iCloud while a booking page waits. */
 export class AvailabilityService {
-  constructor(private readonly deps: { calendars: CrmCalendarService; users: UserService }) {}
+  constructor(private readonly deps: { calendars: CrmCalendarService; users: UserService; busyIndex: BusyTimeIndex }) {}
 
   /**
    * Bookable slots of a calendar the caller may read, starting in [from, to) (at most `MAX_SLOT_RANGE_DAYS`),
@@ -169,17 +141,14 @@ export class AvailabilityService {
   async availableSlots(em: EntityManager, principal: Principal, calendarId: string, from: Date, to: Date, timezone?: string | null): Promise<AvailableSlot[]> {
     checkRange(from, to, MAX_SLOT_RANGE_DAYS);
     if (timezone && !isTimeZone(timezone)) throw new AppError('BAD_USER_INPUT', `timezone: "${timezone}" is not an IANA time zone name (for example "Europe/Berlin").`);
-    const calendar = await this.deps.calendars.get(em, principal, calendarId, 'read');
+    const calendar = await this.deps.calendars.rules(em, principal, calendarId, 'read');
     const zone = timezone ?? calendar.timezone;
-    const slots = (await this.slotsOf(em, calendar, from, to)).filter((s) => s.assignTo.length > 0);
-    const ids = await this.deps.users.externalIdsOf(em, calendar.members.getItems().map((m) => m.user.id));
+    // A page of slots may read iCloud busy time from memory: a booking checks the database again.
+    const slots = (await this.slotsOf(em, calendar, from, to, new Date(), undefined, true)).filter((s) => s.assignTo.length > 0);
+    const ids = new Map(calendar.members.map((m) => [m.userId, m.externalId]));
     return slots.map((s) => ({ startsAt: s.start, endsAt: s.end, startsAtLocal: formatLocal(s.start, zone), availableUserIds: s.availableUserIds.map((id) => ids.get(id)!), seatsLeft: s.seatsLeft }));
   }
 
-  /**
-   * Availability of a CRM calendar for slots starting in [from, to), honouring minimum notice and the
-   * booking window at `now`. Each slot says who is free, who a booking would go to, and seats left.
-   */
   /**
    * Why a slot of a calendar the caller may read is or is not bookable, member by member (see `explainSlot`):
    * `bookable` exactly when `availableSlots` offers it; members by CRM user id; iCloud titles only for the
@@ -213,25 +182,32 @@ export class AvailabilityService {
     return { ...explained, members: explained.members.map((m) => ({ ...m, userId: ids.get(m.userId)! })) };
   }
 
-  async slotsOf(em: EntityManager, calendar: CrmCalendar, from: Date, to: Date, now = new Date(), ignoreAppointmentId?: string): Promise<SlotAvailability[]> {
+  /**
+   * Availability of a CRM calendar for slots starting in [from, to), honouring minimum notice and the
+   * booking window at `now`. Each slot says who is free, who a booking would go to, and seats left.
+   * `fromIndex`: iCloud busy time from the `BusyTimeIndex` (a page of slots), not from the database in `em`'s
+   * transaction (a booking, which must see every committed row).
+   */
+  async slotsOf(em: EntityManager, calendar: CalendarRules, from: Date, to: Date, now = new Date(), ignoreAppointmentId?: string, fromIndex = false): Promise<SlotAvailability[]> {
     const earliest = new Date(Math.max(from.getTime(), now.getTime() + calendar.minNoticeMinutes * 60000));
     const latest = new Date(Math.min(to.getTime(), now.getTime() + calendar.bookingWindowDays * DAY_MS));
     if (earliest >= latest) return [];
     const slots = candidateSlots(calendar, earliest, latest);
     if (slots.length === 0) return [];
-    const members = calendar.members.getItems();
-    const userIds = members.map((m) => m.user.id);
+    const members = calendar.members;
+    const userIds = members.map((m) => m.userId);
     const margin = (calendar.bufferBeforeMinutes + calendar.bufferAfterMinutes + calendar.slotDurationMinutes) * 60000;
     const first = slots[0].start;
     const last = slots[slots.length - 1].start;
     // Seats matter to class sessions only, recent load to the ranking of round robin and service calendars only.
     const ranks = calendar.type === CrmCalendarType.ROUND_ROBIN || calendar.type === CrmCalendarType.SERVICE;
-    const [blocks, seatsTaken, recent] = await reads(em, [
-      async () => (userIds.length ? blocksOf(em, userIds, new Date(first.getTime() - margin), new Date(slots[slots.length - 1].end.getTime() + margin)) : new Map<string, Block[]>()),
+    const [blocks, busy, seatsTaken, recent] = await reads(em, [
+      async () => (userIds.length ? blocksOf(em, userIds, new Date(first.getTime() - margin), new Date(slots[slots.length - 1].end.getTime() + margin), !fromIndex) : new Map<string, Block[]>()),
+      async () => (fromIndex && userIds.length ? this.deps.busyIndex.of(em, userIds, now.getTime()) : undefined),
       async () => (calendar.type === CrmCalendarType.CLASS_BOOKING ? seatsTakenOf(em, calendar, first, last, ignoreAppointmentId) : new Map<number, number>()),
       async () => (ranks && userIds.length ? recentCounts(em, calendar, userIds, new Date(now.getTime() - 30 * DAY_MS)) : new Map<string, number>()),
     ] as const);
-    const engineMembers: EngineMember[] = members.map((m) => ({ userId: m.user.id, priority: m.priority, recentCount: recent.get(m.user.id) ?? 0 }));
-    return computeAvailability({ calendar, members: engineMembers, slots, blocks, seatsTaken, ignoreAppointmentId });
+    const engineMembers: EngineMember[] = members.map((m) => ({ userId: m.userId, priority: m.priority, recentCount: recent.get(m.userId) ?? 0 }));
+    return computeAvailability({ calendar, members: engineMembers, slots, blocks, busy, seatsTaken, ignoreAppointmentId });
   }
 }

@@ -1,6 +1,7 @@
 import { LockMode, type EntityManager } from '@mikro-orm/core';
 import type { Principal } from '../auth/jwt';
 import type { SlotAvailability } from '../availability/availability.engine';
+import { rulesOf } from '../availability/calendar-rules';
 import { candidateSlots } from '../availability/slots';
 import { Appointment, AppointmentAssignee, AppointmentStatus } from '../entities/appointment.entity';
 import { Contact } from '../entities/contact.entity';
@@ -184,7 +185,7 @@ export class BookingService {
   }
 
   private async freeSlot(tx: EntityManager, calendar: CrmCalendar, start: Date, ignoreAppointmentId?: string): Promise<SlotAvailability> {
-    const [slot] = await this.deps.availability.slotsOf(tx, calendar, start, new Date(start.getTime() + 1), new Date(), ignoreAppointmentId);
+    const [slot] = await this.deps.availability.slotsOf(tx, rulesOf(calendar), start, new Date(start.getTime() + 1), new Date(), ignoreAppointmentId);
     if (!slot || slot.assignTo.length === 0) {
       throw new AppError('SLOT_TAKEN', 'This time was just taken (or its host became busy): pick another slot.');
     }

@@ -10,6 +10,7 @@ import { createIcalReader, type IcalReader } from '../sync/ical/reader.pool';
 import { AvailabilityService } from './availability.service';
 import { BookingService } from './booking.service';
 import { BusyService } from './busy.service';
+import { BusyTimeIndex } from './busy-time-index.service';
 import { CrmCalendarService } from './crm-calendar.service';
 import { ConflictWarningService } from './conflict-warning.service';
 import { ConnectThrottle } from './connect-throttle.service';
@@ -21,11 +22,21 @@ import { SupportService } from './support.service';
 import { SyncService } from './sync.service';
 import { UserService } from './user.service';
 
+/**
+ * How long an instance may answer availability from busy time it holds in memory without reading it again
+ * (the bound on staleness should a BUSY_CHANGED event be lost), and how many users it holds (about 16 bytes
+ * per busy interval each).
+ */
+const BUSY_INDEX_TTL_MS = 60_000;
+const BUSY_INDEX_MAX_USERS = 10_000;
+
 /** The services resolvers and jobs call; built once per process by `createServices`. */
 export interface Services {
   users: UserService;
   calendars: CrmCalendarService;
   availability: AvailabilityService;
+  /** Users' iCloud busy time in memory for pages of slots; stopped with the server. */
+  busyIndex: BusyTimeIndex;
   busy: BusyService;
   integrations: IntegrationService;
   sync: SyncService;
@@ -64,9 +75,10 @@ export function createServices(config: Config, orm: Orm, events: EventBus, logge
     logger,
     outbox,
   });
-  const users = new UserService(ical);
+  const users = new UserService(ical, events);
   const calendars = new CrmCalendarService();
-  const availability = new AvailabilityService({ calendars, users });
+  const busyIndex = new BusyTimeIndex(events, { ttlMs: BUSY_INDEX_TTL_MS, maxUsers: BUSY_INDEX_MAX_USERS });
+  const availability = new AvailabilityService({ calendars, users, busyIndex });
   const booking = new BookingService({ calendars, users, availability, mutex: new KeyedMutex(), rowLocks: dialectOf(config.databaseUrl) === 'postgresql', afterCommit: () => outbox.kick(), logger });
   const support = new SupportService();
   const integrations = new IntegrationService({
@@ -80,5 +92,5 @@ export function createServices(config: Config, orm: Orm, events: EventBus, logge
     throttle: new ConnectThrottle({ perUser: config.connectThrottleLimit, perAppleId: config.connectThrottleAppleIdLimit, windowSeconds: config.connectThrottleWindowSeconds }),
     logger,
   });
-  return { users, calendars, availability, busy: new BusyService(users), integrations, sync, booking, outbox, warnings: new ConflictWarningService(users), support, events, logger, ical };
+  return { users, calendars, availability, busyIndex, busy: new BusyService(users), integrations, sync, booking, outbox, warnings: new ConflictWarningService(users), support, events, logger, ical };
 }

@@ -84,6 +84,7 @@ export class IntegrationStatusMachine {
 
   /** The account's calendar list was read (again): the stored calendars follow it; a lost primary asks for another. */
   calendarsListed(em: EntityManager, integration: CalendarIntegration, listed: DiscoveredCalendar[]): void {
+    this.touch(em, integration);
     const lost = applyCalendarList(integration, listed);
     if (lost) this.primaryCalendarLost(em, integration, lost);
   }
@@ -98,14 +99,22 @@ export class IntegrationStatusMachine {
     if (integration.statusMessage?.endsWith(PICK_ANOTHER)) this.apply(em, integration, 'primaryCalendarChosen', { statusMessage: null });
   }
 
+  /** The user changed which calendars block booking (or the primary): `commit` tells every instance that busy time changed. */
+  calendarsChosen(em: EntityManager, integration: CalendarIntegration): void {
+    this.touch(em, integration);
+  }
+
   /**
    * Flushes `em` and then publishes `integrationStatusChanged` for each integration whose status a
-   * transition in `em` changed. The integrations' users and calendars must be loaded. Throws what the flush throws.
+   * transition in `em` changed, and `BUSY_CHANGED` for the users of all integrations touched (a status, a
+   * calendar list or a choice of calendars decides which busy time counts; a sync run stores busy time).
+   * The integrations' users and calendars must be loaded. Throws what the flush throws.
    */
   async commit(em: EntityManager): Promise<void> {
     await em.flush();
     const touched = this.pending.get(em);
     this.pending.delete(em);
+    if (touched?.size) this.deps.events.publish('BUSY_CHANGED', { userIds: [...new Set([...touched.keys()].map((i) => i.user.id))] });
     for (const [integration, { before, recorded }] of touched ?? []) {
       // The history stays bounded: a failing account writes a row per attempt, at most every half hour.
       if (recorded) await em.nativeDelete(IntegrationStatusChange, { integration, at: { $lt: after(-HISTORY_DAYS * 86400) } });
@@ -114,14 +123,20 @@ export class IntegrationStatusMachine {
     }
   }
 
+  /** Remembers `integration` as touched in `em` (its status before, when first touched); returns its entry. */
+  private touch(em: EntityManager, integration: CalendarIntegration, isNew = false): { before: IntegrationStatus | null; recorded: boolean } {
+    const touched = this.pending.get(em) ?? new Map<CalendarIntegration, { before: IntegrationStatus | null; recorded: boolean }>();
+    this.pending.set(em, touched);
+    const entry = touched.get(integration) ?? { before: isNew ? null : integration.status, recorded: false };
+    touched.set(integration, entry);
+    return entry;
+  }
+
   private apply(em: EntityManager, integration: CalendarIntegration, transition: string, fields: Partial<CalendarIntegration>, isNew = false): void {
     const from = isNew ? null : integration.status;
     const message = integration.statusMessage;
+    const entry = this.touch(em, integration, isNew);
     Object.assign(integration, fields);
-    const touched = this.pending.get(em) ?? new Map<CalendarIntegration, { before: IntegrationStatus | null; recorded: boolean }>();
-    this.pending.set(em, touched);
-    const entry = touched.get(integration) ?? { before: from, recorded: false };
-    touched.set(integration, entry);
     if (from === integration.status && message === integration.statusMessage) return;
     em.create(IntegrationStatusChange, { integration, tenantId: integration.tenantId, transition, from, to: integration.status, message: integration.statusMessage });
     entry.recorded = true;

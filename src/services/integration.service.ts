@@ -150,6 +150,7 @@ export class IntegrationService {
     const current = await em.find(ExternalCalendar, { isPrimary: true, integration: { user } });
     for (const c of current) c.isPrimary = false;
     Object.assign(calendar, { isPrimary: true, checkForConflicts: true });
+    this.deps.status.calendarsChosen(em, calendar.integration);
     this.deps.status.primaryCalendarChosen(em, calendar.integration);
     await this.deps.status.commit(em);
     await this.deps.outbox.wake(em, user.id);
@@ -164,8 +165,11 @@ export class IntegrationService {
     const chosen = new Set((await this.ownCalendars(em, principal, calendarIds)).map((c) => c.id));
     const user = await this.deps.users.ensure(em, principal);
     const all = await em.find(ExternalCalendar, { integration: { user, status: { $ne: IntegrationStatus.DISCONNECTED } } }, { orderBy: { name: 'asc' } });
-    for (const c of all) c.checkForConflicts = c.isPrimary || chosen.has(c.id);
-    await em.flush();
+    for (const c of all) {
+      c.checkForConflicts = c.isPrimary || chosen.has(c.id);
+      this.deps.status.calendarsChosen(em, c.integration);
+    }
+    await this.deps.status.commit(em);
     return all;
   }
 

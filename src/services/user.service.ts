@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import type { Principal } from '../auth/jwt';
 import { User } from '../entities/user.entity';
 import { AppError } from '../errors';
+import type { EventBus } from '../pubsub';
 import { recomputeBusy } from '../sync/busy-index';
 import type { IcalReader } from '../sync/ical/reader.pool';
 import { horizon } from '../sync/horizon';
@@ -10,7 +11,10 @@ import { isTimeZone } from '../sync/ical/timezones';
 /** CRM users: created on first sight from their token, their time zone, and whose data a caller may ask for. */
 export class UserService {
   /** `reader` re-reads the user's iCloud events when their zone changes. */
-  constructor(private readonly reader: IcalReader) {}
+  constructor(
+    private readonly reader: IcalReader,
+    private readonly events: EventBus,
+  ) {}
 
   /**
    * Returns the caller's user record, creating it on first sight from the token's `sub` and `tenantId`
@@ -49,7 +53,7 @@ export class UserService {
     user.timezone = timezone;
     await em.flush();
     // All-day and floating iCloud events are read in the user's zone: their busy time moves with it.
-    if (changed) await recomputeBusy(() => em.fork(), this.reader, horizon(), { calendar: { integration: { user } } });
+    if (changed) await recomputeBusy(() => em.fork(), this.reader, horizon(), (userIds) => this.events.publish('BUSY_CHANGED', { userIds }), { calendar: { integration: { user } } });
     return user;
   }
 

@@ -22,10 +22,17 @@ const BATCH = 200;
 /**
  * Recomputes the busy rows of stored iCloud events (all, or those matching `where`) for `window`, from the
  * stored iCalendar: no request to iCloud. Used when the horizon rolls forward and when a user's zone
- * changes (all-day and floating events move with it). Returns how many events were recomputed, and the hrefs
- * of those that no longer parse (their busy rows are left as they were).
+ * changes (all-day and floating events move with it). `changed` gets the users of each batch once it is
+ * committed (to publish `BUSY_CHANGED`). Returns how many events were recomputed, and the hrefs of those that
+ * no longer parse (their busy rows are left as they were).
  */
-export async function recomputeBusy(fork: () => EntityManager, reader: IcalReader, window: Interval, where: FilterQuery<ExternalEvent> = {}): Promise<{ recomputed: number; skipped: string[] }> {
+export async function recomputeBusy(
+  fork: () => EntityManager,
+  reader: IcalReader,
+  window: Interval,
+  changed: (userIds: string[]) => void,
+  where: FilterQuery<ExternalEvent> = {},
+): Promise<{ recomputed: number; skipped: string[] }> {
   let done = 0;
   const skipped: string[] = [];
   for (let offset = 0; ; offset += BATCH) {
@@ -50,5 +57,6 @@ export async function recomputeBusy(fork: () => EntityManager, reader: IcalReade
         done++;
       }
     });
+    changed([...users.keys()]);
   }
 }
