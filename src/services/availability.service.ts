@@ -26,31 +26,38 @@ function addBusy(em: EntityManager, blocks: Map<string, Block[]>, userIds: strin
   return readBusy(em, userIds, from, to, (userId, start, end) => blocks.get(userId)!.push({ start, end }));
 }
 
-/** The users' active CRM appointments (any calendar) whose blocks, buffers included, overlap [from, to), added to `blocks`. */
-async function addAppointments(em: EntityManager, blocks: Map<string, Block[]>, userIds: string[], from: Date, to: Date): Promise<void> {
+/**
+ * The users' active CRM appointments (any calendar) whose blocks, buffers included, overlap [from, to), added
+ * to `blocks`. Only the sessions of `calendar` (a class calendar) carry their sync key: no other key can be the
+ * key of one of its sessions, which is all the engine compares keys for. The appointment table is joined for
+ * those sessions only.
+ */
+async function addAppointments(em: EntityManager, blocks: Map<string, Block[]>, userIds: string[], from: Date, to: Date, calendar: { id: string; type: CrmCalendarType }): Promise<void> {
+  const sessions = calendar.type === CrmCalendarType.CLASS_BOOKING;
   const scope = {
-    from: 'appointment_assignee aa join appointment a on a.id = aa.appointment_id join crm_calendar cal on cal.id = a.calendar_id',
+    from: `appointment_assignee aa${sessions ? ' left join appointment a on a.id = aa.appointment_id and a.calendar_id = ?' : ''}`,
     where: `aa.user_id in (${placeholders(userIds.length)}) and aa.active = ? and aa.block_start < ? and aa.block_end > ?`,
-    params: [...userIds, true, dateParam(em, to), dateParam(em, from)],
+    params: [...(sessions ? [calendar.id] : []), ...userIds, true, dateParam(em, to), dateParam(em, from)],
   };
-  const add = (userId: string, a: { blockStart: unknown; blockEnd: unknown; id: string; startsAt: unknown; calendarId: string; type: CrmCalendarType }) => {
-    const appointment = { id: a.id, startsAt: asDate(a.startsAt), calendar: { id: a.calendarId, type: a.type } };
-    blocks.get(userId)!.push({ start: asDate(a.blockStart), end: asDate(a.blockEnd), syncKey: syncKeyOf(appointment), appointmentId: a.id });
+  const add = (userId: string, blockStart: unknown, blockEnd: unknown, id: string, sessionStart: unknown) => {
+    const syncKey = sessionStart === null || sessionStart === undefined || sessionStart === '' ? undefined : syncKeyOf({ id, startsAt: asDate(sessionStart), calendar });
+    blocks.get(userId)!.push({ start: asDate(blockStart), end: asDate(blockEnd), syncKey, appointmentId: id });
   };
+  const session = sessions ? 'a.starts_at' : 'null';
   if (em.getDriver() instanceof LibSqlDriver) {
-    // One row per user (see `addBusy`): `block_start,block_end,id,starts_at,calendar_id,type;...` (ids and enum
-    // values hold no comma or semicolon).
-    const fields = `aa.block_start || ',' || aa.block_end || ',' || a.id || ',' || a.starts_at || ',' || a.calendar_id || ',' || cal.type`;
+    // One row per user (see `readBusy`): `block_start,block_end,appointment_id,session_start;...` (ids hold no
+    // comma or semicolon; the session start is empty for anything but a session of this calendar).
+    const fields = `aa.block_start || ',' || aa.block_end || ',' || aa.appointment_id || ',' || coalesce(${session}, '')`;
     for (const r of await plainRows(em, `select aa.user_id, group_concat(${fields}, ';') as list from ${scope.from} where ${scope.where} group by aa.user_id`, scope.params)) {
       for (const item of (r.list as string).split(';')) {
-        const [blockStart, blockEnd, id, startsAt, calendarId, type] = item.split(',');
-        add(r.user_id as string, { blockStart, blockEnd, id, startsAt, calendarId, type: type as CrmCalendarType });
+        const [blockStart, blockEnd, id, sessionStart] = item.split(',');
+        add(r.user_id as string, blockStart, blockEnd, id, sessionStart);
       }
     }
     return;
   }
-  for (const a of await plainRows(em, `select aa.user_id, aa.block_start, aa.block_end, a.id, a.starts_at, a.calendar_id, cal.type from ${scope.from} where ${scope.where}`, scope.params)) {
-    add(a.user_id as string, { blockStart: a.block_start, blockEnd: a.block_end, id: a.id as string, startsAt: a.starts_at, calendarId: a.calendar_id as string, type: a.type as CrmCalendarType });
+  for (const a of await plainRows(em, `select aa.user_id, aa.block_start, aa.block_end, aa.appointment_id, ${session} as session_start from ${scope.from} where ${scope.where}`, scope.params)) {
+    add(a.user_id as string, a.block_start, a.block_end, a.appointment_id as string, a.session_start);
   }
 }
 
@@ -60,9 +67,9 @@ async function addAppointments(em: EntityManager, blocks: Map<string, Block[]>, 
  * on any calendar (with those calendars' buffers). Local index only: no request to iCloud while a booking page
  * waits. Read as plain rows: no entity is built.
  */
-async function blocksOf(em: EntityManager, userIds: string[], from: Date, to: Date, withBusy: boolean): Promise<Map<string, Block[]>> {
+async function blocksOf(em: EntityManager, calendar: { id: string; type: CrmCalendarType }, userIds: string[], from: Date, to: Date, withBusy: boolean): Promise<Map<string, Block[]>> {
   const blocks = new Map<string, Block[]>(userIds.map((id) => [id, []]));
-  await reads(em, [() => (withBusy ? addBusy(em, blocks, userIds, from, to) : Promise.resolve()), () => addAppointments(em, blocks, userIds, from, to)]);
+  await reads(em, [() => (withBusy ? addBusy(em, blocks, userIds, from, to) : Promise.resolve()), () => addAppointments(em, blocks, userIds, from, to, calendar)]);
   return blocks;
 }
 
@@ -165,7 +172,7 @@ export class AvailabilityService {
     const to = new Date(startsAt.getTime() + margin);
     const blocks = new Map<string, ExplainedBlock[]>(userIds.map((id) => [id, []]));
     const [, , connections, seatsTaken] = await reads(em, [
-      () => (userIds.length ? addAppointments(em, blocks, userIds, from, to) : Promise.resolve()),
+      () => (userIds.length ? addAppointments(em, blocks, userIds, from, to, calendar) : Promise.resolve()),
       () => (userIds.length ? addBusyDetails(em, blocks, userIds, from, to) : Promise.resolve()),
       () => connectionsOf(em, userIds),
       () => (calendar.type === CrmCalendarType.CLASS_BOOKING ? seatsTakenOf(em, calendar, startsAt, startsAt) : Promise.resolve(new Map<number, number>())),
@@ -202,7 +209,7 @@ export class AvailabilityService {
     // Seats matter to class sessions only, recent load to the ranking of round robin and service calendars only.
     const ranks = calendar.type === CrmCalendarType.ROUND_ROBIN || calendar.type === CrmCalendarType.SERVICE;
     const [blocks, busy, seatsTaken, recent] = await reads(em, [
-      async () => (userIds.length ? blocksOf(em, userIds, new Date(first.getTime() - margin), new Date(slots[slots.length - 1].end.getTime() + margin), !fromIndex) : new Map<string, Block[]>()),
+      async () => (userIds.length ? blocksOf(em, calendar, userIds, new Date(first.getTime() - margin), new Date(slots[slots.length - 1].end.getTime() + margin), !fromIndex) : new Map<string, Block[]>()),
       async () => (fromIndex && userIds.length ? this.deps.busyIndex.of(em, userIds, now.getTime()) : undefined),
       async () => (calendar.type === CrmCalendarType.CLASS_BOOKING ? seatsTakenOf(em, calendar, first, last, ignoreAppointmentId) : new Map<number, number>()),
       async () => (ranks && userIds.length ? recentCounts(em, calendar, userIds, new Date(now.getTime() - 30 * DAY_MS)) : new Map<string, number>()),
