@@ -24,6 +24,7 @@ import { startReconcileJob, type ReconcileJob } from './jobs/reconcile.job';
 import { createMetrics, type Metrics } from './metrics';
 import { initORM, type Orm } from './orm';
 import { createEventBus, type EventBus } from './pubsub';
+import { compilingGateway } from './graphql-executor';
 import { createSchema } from './schema';
 import { releaseAllLeases } from './sync/lease';
 import { createServices, type Services } from './services';
@@ -147,7 +148,8 @@ export async function startServer(config: Config, logger: Logger, events: EventB
   );
 
   const apollo = new ApolloServer<Context>({
-    schema,
+    // Our schema, executed compiled once a query repeats (graphql-executor.ts).
+    gateway: compilingGateway(schema, (operationName) => logger.debug({ operationName }, 'query compiled')),
     formatError,
     validationRules: limitRules,
     parseOptions: { maxTokens: LIMITS.maxTokens },

@@ -1,0 +1,96 @@
+import { buildSchema, getOperationAST, parse } from 'graphql';
+import { COMPILE_AFTER_RUNS, compilingGateway } from '../src/graphql-executor';
+import { dataOf, startTestApp, type TestApp } from '../dev/app';
+
+/**
+ * Queries run by graphql-js until they repeat, then compiled (src/graphql-executor.ts): a compiled query
+ * must answer exactly what graphql-js answered, data, errors, codes and paths alike.
+ */
+describe('compiled queries', () => {
+  let app: TestApp;
+  let calendarId = '';
+  const admin = () => app.token('boss', 'tenant-a', 'admin');
+
+  beforeAll(async () => {
+    app = await startTestApp({ caldavUrl: 'http://127.0.0.1:9/' });
+    const allDay = [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '08:00', end: '18:00' }));
+    calendarId = (
+      dataOf(
+        await app.gql(admin(), `mutation($i: CreateCrmCalendarInput!) { createCrmCalendar(input: $i) { id } }`, {
+          i: { name: 'Team', type: 'ROUND_ROBIN', timezone: 'Europe/Berlin', slotDurationMinutes: 45, openHours: allDay, teamMembers: [{ userId: 'ann', priority: 'HIGH' }, { userId: 'bob' }] },
+        }),
+      ).createCrmCalendar as { id: string }
+    ).id;
+  });
+  afterAll(() => app.close());
+
+  /** The answers of `runs` identical requests: the first ones from graphql-js, the rest compiled. */
+  async function answers(token: string, query: string, variables?: Record<string, unknown>, runs = COMPILE_AFTER_RUNS + 2): Promise<string[]> {
+    const out: string[] = [];
+    for (let i = 0; i < runs; i++) out.push(JSON.stringify(await app.gql(token, query, variables)));
+    return out;
+  }
+
+  const expectAllEqual = (list: string[]) => {
+    for (const answer of list.slice(1)) expect(answer).toBe(list[0]);
+  };
+
+  it('answers a page of slots, nested lists and enums the same once compiled', async () => {
+    const from = new Date(Math.ceil(Date.now() / 86400000) * 86400000 + 86400000);
+    const list = await answers(
+      admin(),
+      `query($c: ID!, $f: DateTimeISO!, $t: DateTimeISO!) {
+        availableSlots(calendarId: $c, from: $f, to: $t, timezone: "America/New_York") { startsAt endsAt startsAtLocal availableUserIds seatsLeft }
+        crmCalendars { id name type roundRobinMode openHours { weekday start end } teamMembers { userId priority isPrimary } }
+        viewer { __typename }
+      }`,
+      { c: calendarId, f: from.toISOString(), t: new Date(from.getTime() + 7 * 86400000).toISOString() },
+    );
+    expectAllEqual(list);
+    const first = JSON.parse(list[0]);
+    expect(first.errors).toBeUndefined();
+    expect(first.data.availableSlots.length).toBeGreaterThan(50);
+  });
+
+  it('reports a resolver\'s error with the same message, code and path once compiled', async () => {
+    const list = await answers(
+      app.token('eve', 'tenant-b', 'admin'),
+      `query($c: ID!) { mine: crmCalendars { id } other: availableSlots(calendarId: $c, from: "2030-01-01T00:00:00Z", to: "2030-01-02T00:00:00Z") { startsAt } }`,
+      { c: calendarId },
+    );
+    expectAllEqual(list);
+    expect(JSON.parse(list[0])).toEqual({ data: null, errors: [expect.objectContaining({ path: ['other'], extensions: { code: 'NOT_FOUND' } })] });
+  });
+
+  it('refuses bad variables with graphql-js\'s own messages however often they are sent', async () => {
+    const query = `query($c: ID!, $f: DateTimeISO!, $t: DateTimeISO!) { availableSlots(calendarId: $c, from: $f, to: $t) { startsAt } }`;
+    const good = { c: calendarId, f: '2030-01-01T00:00:00Z', t: '2030-01-02T00:00:00Z' };
+    // Compiled first by good requests, then sent a bad one.
+    await answers(admin(), query, good);
+    const bad = await answers(admin(), query, { ...good, f: 'next tuesday' });
+    expectAllEqual(bad);
+    expect(JSON.parse(bad[0]).errors[0]).toEqual(expect.objectContaining({ message: expect.stringMatching(/^\$f: DateTime cannot represent/), extensions: expect.objectContaining({ code: 'BAD_USER_INPUT' }) }));
+  });
+
+  it('compiles a query once it ran COMPILE_AFTER_RUNS times, once, and never a mutation', async () => {
+    const schema = buildSchema(`type Query { hello(name: String!): String! } type Mutation { bump: Int! }`);
+    let bumps = 0;
+    schema.getQueryType()!.getFields().hello.resolve = (_root, { name }) => `hello ${name}`;
+    schema.getMutationType()!.getFields().bump.resolve = () => ++bumps;
+    const compiled: (string | undefined)[] = [];
+    const gateway = compilingGateway(schema, (name) => compiled.push(name));
+    gateway.onSchemaLoadOrUpdate(() => undefined);
+    const { executor } = await gateway.load({ apollo: { graphRef: undefined, keyHash: undefined, key: undefined } as never });
+    const run = (source: string, variables: Record<string, unknown> = {}) => {
+      const document = parse(source);
+      return (operationName?: string) => executor!({ document, operation: getOperationAST(document, operationName)!, operationName, context: {}, request: { variables } } as never);
+    };
+    const query = run('query Hi($n: String!) { hello(name: $n) }', { n: 'ann' });
+    const mutation = run('mutation Bump { bump }');
+    for (let i = 0; i < COMPILE_AFTER_RUNS + 3; i++) {
+      expect(await query('Hi')).toEqual({ data: { hello: 'hello ann' } });
+      expect(await mutation('Bump')).toEqual({ data: { bump: i + 1 } });
+    }
+    expect(compiled).toEqual(['Hi']);
+  });
+});
