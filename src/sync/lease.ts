@@ -11,11 +11,12 @@ export const leaseFreeAt = (now: Date) => ({ $or: [{ leaseOwner: null }, { lease
 /**
  * Claims the lease of one row for `leaseSeconds` when it is free or expired. One conditional UPDATE,
  * atomic on SQLite and PostgreSQL alike: two processes never hold the same row, and a lease left by a
- * crashed process simply expires. Returns whether `owner` now holds it.
+ * crashed process simply expires. `still` adds conditions the row must still meet in the same UPDATE. Returns
+ * whether `owner` now holds it.
  */
-export async function claimLease(em: EntityManager, entity: Leased, id: string, owner: string, leaseSeconds: number, now = new Date()): Promise<boolean> {
+export async function claimLease(em: EntityManager, entity: Leased, id: string, owner: string, leaseSeconds: number, now = new Date(), still: object = {}): Promise<boolean> {
   const until = new Date(now.getTime() + leaseSeconds * 1000);
-  return (await em.nativeUpdate(entity as typeof CalendarIntegration, { id, ...leaseFreeAt(now) }, { leaseOwner: owner, leaseUntil: until })) === 1;
+  return (await em.nativeUpdate(entity as typeof CalendarIntegration, { id, $and: [leaseFreeAt(now), still] }, { leaseOwner: owner, leaseUntil: until })) === 1;
 }
 
 /**
@@ -23,19 +24,22 @@ export async function claimLease(em: EntityManager, entity: Leased, id: string, 
  * passed) and not leased by a live process (see `claimLease`). Returns the claimed ids.
  */
 export async function claimDue(em: EntityManager, owner: string, limit: number, leaseSeconds: number, now = new Date()): Promise<string[]> {
+  const due = { $or: [{ nextSyncAt: null }, { nextSyncAt: { $lte: now } }] };
   const candidates = await em.find(
     CalendarIntegration,
     {
       status: { $in: [IntegrationStatus.CONNECTED, IntegrationStatus.ERROR] },
       passwordCipher: { $ne: null },
-      $and: [{ $or: [{ nextSyncAt: null }, { nextSyncAt: { $lte: now } }] }, leaseFreeAt(now)],
+      $and: [due, leaseFreeAt(now)],
     },
     { fields: ['id'], orderBy: { nextSyncAt: 'asc' }, limit: limit * 2 },
   );
   const claimed: string[] = [];
   for (const { id } of candidates) {
     if (claimed.length >= limit) break;
-    if (await claimLease(em, CalendarIntegration, id, owner, leaseSeconds, now)) claimed.push(id);
+    // Still due when claimed: another instance may have synced it, and let its lease go, since it was listed
+    // (found by the multi-instance test: a second run 478 ms after the first).
+    if (await claimLease(em, CalendarIntegration, id, owner, leaseSeconds, now, due)) claimed.push(id);
   }
   return claimed;
 }
