@@ -26,8 +26,8 @@ export function compilingGateway(schema: GraphQLSchema, onCompiled: (operationNa
   const compiled = new WeakMap<DocumentNode, Map<string, Compiled>>();
   const compiledOf = (document: DocumentNode, operation: OperationDefinitionNode, operationName: string | undefined): CompiledQuery | undefined => {
     if (operation.operation !== 'query') return undefined;
-    const byName = compiled.get(document) ?? new Map<string, Compiled>();
-    compiled.set(document, byName);
+    let byName = compiled.get(document);
+    if (!byName) compiled.set(document, (byName = new Map<string, Compiled>()));
     const key = operationName ?? '';
     const entry = byName.get(key) ?? { runs: 0 };
     if (entry === null || !('runs' in entry)) return entry ?? undefined;

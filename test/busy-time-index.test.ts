@@ -48,7 +48,7 @@ describe('the busy-time index', () => {
   it('reads a user\'s busy time once and again only after BUSY_CHANGED names that user (or everyone)', async () => {
     const { user, work } = await member('cache-1');
     const other = await member('cache-2');
-    const index = new BusyTimeIndex(app.server.services.events, { ttlMs: 60000, maxUsers: 100 });
+    const index = new BusyTimeIndex(app.server.services.events, app.server.services.logger, { ttlMs: 60000, maxUsers: 100 });
     try {
       await busy(work, user.id, tomorrow, tomorrow + HOUR);
       expect(await starts(index, user.id)).toEqual([tomorrow]);
@@ -71,7 +71,7 @@ describe('the busy-time index', () => {
 
   it('answers a read that was under way when the user\'s busy time changed, but does not keep it', async () => {
     const { user, work } = await member('cache-3');
-    const index = new BusyTimeIndex(app.server.services.events, { ttlMs: 60000, maxUsers: 100 });
+    const index = new BusyTimeIndex(app.server.services.events, app.server.services.logger, { ttlMs: 60000, maxUsers: 100 });
     try {
       const reading = index.of(app.server.orm.fork(), [user.id]);
       index.invalidate([user.id]);
@@ -88,7 +88,7 @@ describe('the busy-time index', () => {
     const a = await member('cache-4');
     const b = await member('cache-5');
     const c = await member('cache-6');
-    const index = new BusyTimeIndex(app.server.services.events, { ttlMs: 1000, maxUsers: 2 });
+    const index = new BusyTimeIndex(app.server.services.events, app.server.services.logger, { ttlMs: 1000, maxUsers: 2 });
     try {
       const now = Date.now();
       expect(await starts(index, a.user.id, now)).toEqual([]);

@@ -17,7 +17,6 @@ import type { CrmCalendarService } from './crm-calendar.service';
 import { busyScope, readBusy } from './busy-scope';
 import { asDate, dateParam, placeholders, plainRows, reads } from './plain-rows';
 import { checkRange } from './range';
-import type { UserService } from './user.service';
 
 const DAY_MS = 86400000;
 
@@ -138,7 +137,7 @@ export interface AvailableSlot {
 
 /** Availability of CRM calendars from the local index: no request to iCloud while a booking page waits. */
 export class AvailabilityService {
-  constructor(private readonly deps: { calendars: CrmCalendarService; users: UserService; busyIndex: BusyTimeIndex }) {}
+  constructor(private readonly deps: { calendars: CrmCalendarService; busyIndex: BusyTimeIndex }) {}
 
   /**
    * Bookable slots of a calendar the caller may read, starting in [from, to) (at most `MAX_SLOT_RANGE_DAYS`),

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { sortBusy, type SortedBusy } from '../availability/availability.engine';
+import type { Logger } from '../logger';
 import type { EventBus } from '../pubsub';
 import { readBusy } from './busy-scope';
 
@@ -41,13 +42,17 @@ export class BusyTimeIndex {
 
   constructor(
     events: EventBus,
+    logger: Logger,
     private readonly options: BusyTimeIndexOptions,
   ) {
     const changes = events.subscribe('BUSY_CHANGED')[Symbol.asyncIterator]();
     this.subscription = changes;
     void (async () => {
       for (let next = await changes.next(); !next.done; next = await changes.next()) this.invalidate(next.value.userIds);
-    })();
+    })().catch((e: unknown) => {
+      // Without events, entries still expire after `ttlMs`: stale for that long at most, and said so.
+      logger.error({ err: e }, 'busy-time index: no more BUSY_CHANGED events; entries now only expire');
+    });
   }
 
   /**

@@ -77,8 +77,8 @@ export function createServices(config: Config, orm: Orm, events: EventBus, logge
   });
   const users = new UserService(ical, events);
   const calendars = new CrmCalendarService();
-  const busyIndex = new BusyTimeIndex(events, { ttlMs: BUSY_INDEX_TTL_MS, maxUsers: BUSY_INDEX_MAX_USERS });
-  const availability = new AvailabilityService({ calendars, users, busyIndex });
+  const busyIndex = new BusyTimeIndex(events, logger, { ttlMs: BUSY_INDEX_TTL_MS, maxUsers: BUSY_INDEX_MAX_USERS });
+  const availability = new AvailabilityService({ calendars, busyIndex });
   const booking = new BookingService({ calendars, users, availability, mutex: new KeyedMutex(), rowLocks: dialectOf(config.databaseUrl) === 'postgresql', afterCommit: () => outbox.kick(), logger });
   const support = new SupportService();
   const integrations = new IntegrationService({

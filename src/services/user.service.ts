@@ -68,9 +68,4 @@ export class UserService {
     if (!user) throw new AppError('NOT_FOUND', `No user ${userId} you may see in this tenant.`);
     return user;
   }
-
-  /** The CRM user ids (a token's `sub`) of internal user ids, as a map. */
-  async externalIdsOf(em: EntityManager, ids: string[]): Promise<Map<string, string>> {
-    return new Map((await em.find(User, { id: { $in: ids } }, { fields: ['externalId'] })).map((u) => [u.id, u.externalId]));
-  }
 }
