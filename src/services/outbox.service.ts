@@ -18,6 +18,7 @@ import { CalDavError } from '../sync/caldav/caldav.errors';
 import { uidFor } from '../sync/ical/event-renderer';
 import type { IcalReader } from '../sync/ical/reader.pool';
 import { claimLease, leaseFreeAt, releaseLease } from '../sync/lease';
+import { findOneBy } from './plain-rows';
 import { pushCopy } from '../sync/outbound/outbound.executor';
 import type { PushAction } from '../sync/outbound/outbound.planner';
 import { linkState } from '../sync/outbound/sync-link-state';
@@ -176,7 +177,7 @@ export class OutboxService {
 
   /** The user of an entry as logs name them: the CRM user id and tenant (the internal id too, as entries hold it). */
   private async who(em: EntityManager, entry: OutboxEntry): Promise<Record<string, string | null>> {
-    const user = await em.findOne(User, entry.userId);
+    const user = await findOneBy(em, User, { id: entry.userId });
     return { userId: user?.externalId ?? null, tenantId: user?.tenantId ?? null, internalUserId: entry.userId };
   }
 

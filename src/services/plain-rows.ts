@@ -1,11 +1,106 @@
-import type { EntityManager } from '@mikro-orm/core';
+import { wrap, type EntityClass, type EntityManager } from '@mikro-orm/core';
+
+/** A prepared statement of the SQLite driver (libsql: synchronous, like better-sqlite3). */
+interface SqliteStatement {
+  all(params: unknown[]): Record<string, unknown>[];
+}
+interface SqliteConnection {
+  prepare(sql: string): SqliteStatement;
+}
+interface KnexClient {
+  driverName?: string;
+  acquireConnection(): Promise<unknown>;
+  releaseConnection(connection: unknown): Promise<unknown>;
+}
+
+/** Prepared statements per SQLite connection, by SQL text (the pool replaces its connection now and then). */
+const statements = new WeakMap<object, Map<string, SqliteStatement>>();
+/** Texts vary only with the length of `in (?, ...)` lists: a bound against a caller that builds SQL from input. */
+const MAX_STATEMENTS = 500;
 
 /**
  * Plain rows of a read-only query, in the EntityManager's transaction when it has one: no entity is built
  * or tracked. `sql` uses `?` placeholders and the tables' column names (the same on SQLite and PostgreSQL).
+ *
+ * On SQLite the query runs on the pool's connection (or the transaction's) as a prepared statement kept for
+ * the next call: MikroORM inlines every parameter into the text and hands it to knex, which made each read
+ * cost about 240 µs of CPU (compiling the statement included) where the statement itself takes 30 µs.
  */
 export async function plainRows(em: EntityManager, sql: string, params: unknown[]): Promise<Record<string, unknown>[]> {
-  return (await em.getConnection().execute(sql, params, 'all', em.getTransactionContext())) as Record<string, unknown>[];
+  const trx = em.getTransactionContext<{ client: KnexClient }>();
+  const client = trx ? trx.client : (em.getConnection() as unknown as { getKnex(): { client: KnexClient } }).getKnex().client;
+  if (client.driverName !== 'libsql') return (await em.getConnection().execute(sql, params, 'all', trx)) as Record<string, unknown>[];
+  const connection = (await client.acquireConnection()) as SqliteConnection;
+  try {
+    let cache = statements.get(connection);
+    if (!cache) statements.set(connection, (cache = new Map()));
+    let statement = cache.get(sql);
+    if (!statement) {
+      if (cache.size >= MAX_STATEMENTS) cache.clear();
+      statement = connection.prepare(sql);
+      cache.set(sql, statement);
+    }
+    // As knex's SQLite dialects bind them: dates as epoch ms, booleans as 0/1.
+    return statement.all(params.map((p) => (p instanceof Date ? p.getTime() : typeof p === 'boolean' ? Number(p) : p)));
+  } finally {
+    await client.releaseConnection(connection);
+  }
+}
+
+type Scalar = string | number | boolean | Date | null;
+
+/** `select * ... where a = ? and b is null` per entity and set of properties, built once from the metadata. */
+const findSql = new Map<string, string>();
+
+/**
+ * The entities whose own columns equal `where` (property names; scalar values, null for "is null"), at most
+ * `limit`, read as plain rows and merged into `em` as `em.find` would (managed, flushed on change). An entity
+ * `em` holds already is returned as it is, with its unflushed changes. For hot reads without relations:
+ * about 8 times less CPU than `em.findOne` (124 µs against 1 ms for a user by tenant and CRM id).
+ */
+export async function findBy<T extends object>(em: EntityManager, entity: EntityClass<T>, where: { [K in keyof T & string]?: Scalar }, limit?: number): Promise<T[]> {
+  const meta = em.getMetadata().get<T>(entity.name);
+  const keys = Object.keys(where) as (keyof T & string)[];
+  const key = `${meta.className}:${keys.map((k) => `${k}${where[k] === null ? '=null' : ''}`).join(',')}:${limit ?? ''}`;
+  let sql = findSql.get(key);
+  if (!sql) {
+    const column = (k: string) => {
+      const prop = (meta.properties as Record<string, { fieldNames?: string[] } | undefined>)[k];
+      if (!prop?.fieldNames || prop.fieldNames.length !== 1) throw new Error(`findBy: ${meta.className}.${k} is not a column`);
+      return `"${prop.fieldNames[0]}"`;
+    };
+    const conditions = keys.map((k) => (where[k] === null ? `${column(k)} is null` : `${column(k)} = ?`));
+    sql = `select * from "${meta.tableName}"${conditions.length ? ` where ${conditions.join(' and ')}` : ''}${limit ? ` limit ${Math.floor(limit)}` : ''}`;
+    findSql.set(key, sql);
+  }
+  const params = keys.filter((k) => where[k] !== null).map((k) => (where[k] instanceof Date ? dateParam(em, where[k] as Date) : where[k]));
+  return merged(em, entity, await plainRows(em, sql, params));
+}
+
+/** The entities with these primary keys (one query, in no particular order), merged into `em` as `findBy` does. */
+export async function findByIds<T extends object>(em: EntityManager, entity: EntityClass<T>, ids: string[]): Promise<T[]> {
+  if (ids.length === 0) return [];
+  const meta = em.getMetadata().get<T>(entity.name);
+  const pk = meta.properties[meta.primaryKeys[0]].fieldNames[0];
+  const rows = await plainRows(em, `select * from "${meta.tableName}" where "${pk}" in (${placeholders(ids.length)})`, ids);
+  return merged(em, entity, rows);
+}
+
+/** Rows of `entity`'s table as managed entities of `em`. */
+function merged<T extends object>(em: EntityManager, entity: EntityClass<T>, rows: Record<string, unknown>[]): T[] {
+  const meta = em.getMetadata().get<T>(entity.name);
+  const pk = meta.primaryKeys.length === 1 ? meta.properties[meta.primaryKeys[0]].fieldNames[0] : undefined;
+  const uow = em.getUnitOfWork();
+  return rows.map((row) => {
+    const held = pk ? uow.getById<T>(meta.className, row[pk] as never) : undefined;
+    // A reference (an uninitialised entity another row pointed to) is filled in; a loaded one is kept as it is.
+    return held && wrap(held, true).isInitialized() ? held : em.map(entity, row as never);
+  });
+}
+
+/** The first entity `findBy` finds, or null. */
+export async function findOneBy<T extends object>(em: EntityManager, entity: EntityClass<T>, where: { [K in keyof T & string]?: Scalar }): Promise<T | null> {
+  return (await findBy(em, entity, where, 1))[0] ?? null;
 }
 
 /**

@@ -7,6 +7,7 @@ import { recomputeBusy } from '../sync/busy-index';
 import type { IcalReader } from '../sync/ical/reader.pool';
 import { horizon } from '../sync/horizon';
 import { isTimeZone } from '../sync/ical/timezones';
+import { findOneBy } from './plain-rows';
 
 /** CRM users: created on first sight from their token, their time zone, and whose data a caller may ask for. */
 export class UserService {
@@ -21,7 +22,8 @@ export class UserService {
    * (initial zone from the `timezone` claim when it is a valid IANA name, else UTC).
    */
   async ensure(em: EntityManager, principal: Principal): Promise<User> {
-    const existing = await em.findOne(User, { tenantId: principal.tenantId, externalId: principal.sub });
+    // Every request comes here: read as a plain row (a quarter of a simple query's CPU went to em.findOne).
+    const existing = await findOneBy(em, User, { tenantId: principal.tenantId, externalId: principal.sub });
     if (existing) return existing;
     const user = em.create(User, {
       externalId: principal.sub,
