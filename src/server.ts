@@ -8,7 +8,7 @@ import express from 'express';
 import { GraphQLError, specifiedRules, validate, type GraphQLFormattedError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { verifyToken, type Principal } from './auth/jwt';
@@ -25,6 +25,7 @@ import { createMetrics, type Metrics } from './metrics';
 import { initORM, type Orm } from './orm';
 import { createEventBus, type EventBus } from './pubsub';
 import { compilingGateway } from './graphql-executor';
+import { graphqlPostHandler, MAX_BODY_BYTES, sendError } from './graphql-http';
 import { createSchema } from './schema';
 import { releaseAllLeases } from './sync/lease';
 import { createServices, type Services } from './services';
@@ -48,6 +49,14 @@ export interface RunningServer {
 
 const GRAPHQL_PATH = '/graphql';
 const REQUEST_ID = 'x-request-id';
+
+/** Gives the request an id (the caller's x-request-id when it is a sane one) and every answer carries it: logs can be matched to it. */
+function withRequestId(req: IncomingMessage, res: ServerResponse): void {
+  const incoming = req.headers[REQUEST_ID];
+  const id = typeof incoming === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(incoming) ? incoming : randomUUID();
+  req.headers[REQUEST_ID] = id;
+  res.setHeader(REQUEST_ID, id);
+}
 
 /** Operation names become metric labels: only well-formed ones, and at most this many distinct (a client picks them). */
 const MAX_OPERATION_LABELS = 200;
@@ -125,7 +134,9 @@ export async function startServer(config: Config, logger: Logger, events: EventB
   const schema = await createSchema(events);
   const formatError = createErrorFormatter(logger, schema);
   const app = express();
-  const httpServer: Server = createServer(app);
+  // A POST of JSON to the API goes straight to Apollo (graphql-http.ts); everything else through express.
+  let graphqlPost: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
+  const httpServer: Server = createServer((req, res) => void (graphqlPost?.(req, res) || app(req, res)));
   const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH });
   const wsPolicy = createWsPolicy(config.jwtSecret);
   metrics.observe({
@@ -178,14 +189,7 @@ export async function startServer(config: Config, logger: Logger, events: EventB
   });
   await apollo.start();
 
-  // Every answer carries a request id (the caller's x-request-id when it is a sane one): logs can be matched to it.
-  app.use((req, res, next) => {
-    const incoming = req.headers[REQUEST_ID];
-    const id = typeof incoming === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(incoming) ? incoming : randomUUID();
-    req.headers[REQUEST_ID] = id;
-    res.setHeader(REQUEST_ID, id);
-    next();
-  });
+  app.use((req, res, next) => (withRequestId(req, res), next()));
   app.get('/healthz', (_req, res) => void res.json({ ok: true }));
   app.get('/readyz', async (_req, res) => {
     const checks = await readiness(orm, events, Boolean(config.redisUrl));
@@ -198,26 +202,27 @@ export async function startServer(config: Config, logger: Logger, events: EventB
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.use(webUi(config)); // GraphiQL (/graphiql, a browser GET of /graphql), /dashboard and / (src/web-ui.ts)
+  // Front ends send a bearer token, never cookies: listed origins (or any, with "*") may call the API.
+  const allowOrigins = cors({ origin: config.corsOrigins.includes('*') ? true : config.corsOrigins, maxAge: 600 });
+  const context = async (req: IncomingMessage): Promise<Context> => {
+    try {
+      return { principal: verifyToken(req.headers.authorization, config.jwtSecret), em: orm.fork(), services };
+    } catch (e) {
+      throw unauthenticated(e);
+    }
+  };
+  graphqlPost = graphqlPostHandler({ apollo, path: GRAPHQL_PATH, context, before: (req, res, next) => (withRequestId(req, res), allowOrigins(req, res, next)) });
   app.use(
     GRAPHQL_PATH,
-    // Front ends send a bearer token, never cookies: listed origins (or any, with "*") may call the API.
-    cors({ origin: config.corsOrigins.includes('*') ? true : config.corsOrigins, maxAge: 600 }),
-    express.json({ limit: '1mb' }),
+    allowOrigins,
+    express.json({ limit: MAX_BODY_BYTES }),
     // Refused before Apollo parses anything: a huge document costs CPU even when validation rejects it later.
     (req, res, next) => {
       const refused = req.method === 'POST' ? refuseOversized(req.body ?? {}) : undefined;
       if (!refused) return next();
-      res.status(400).json({ errors: [{ message: refused.message, extensions: { code: refused.extensions.code } }] });
+      sendError(res, 400, refused.message, String(refused.extensions.code));
     },
-    expressMiddleware(apollo, {
-      context: async ({ req }) => {
-        try {
-          return { principal: verifyToken(req.headers.authorization, config.jwtSecret), em: orm.fork(), services };
-        } catch (e) {
-          throw unauthenticated(e);
-        }
-      },
-    }),
+    expressMiddleware(apollo, { context: ({ req }) => context(req) }),
   );
 
   // Anything else, and any error before GraphQL (malformed JSON, a body over the limit), is answered in JSON
@@ -231,7 +236,7 @@ export async function startServer(config: Config, logger: Logger, events: EventB
       : status < 500 ? 'The request cannot be read.'
       : 'Internal server error';
     if (status >= 500) logger.error({ err }, 'unexpected error outside GraphQL');
-    res.status(status).json({ errors: [{ message, extensions: { code: status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR' } }] });
+    sendError(res, status, message, status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR');
   });
 
   await new Promise<void>((resolve, reject) => {

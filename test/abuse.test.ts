@@ -1,6 +1,7 @@
 import jwt from 'jsonwebtoken';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { signToken } from '../src/auth/jwt';
 import { SyncRun } from '../src/entities/sync-run.entity';
 import { radicaleTarget } from '../dev/caldav-targets';
@@ -30,17 +31,27 @@ describe('abuse of the API', () => {
 
   it('answers malformed JSON and a body over 1 MB with a JSON error, never an HTML page or a stack trace', async () => {
     const f = await suite.fixture();
-    for (const [body, status, message] of [
-      ['{"query": ', 400, /not valid JSON/],
-      [JSON.stringify({ query: '{ viewer { id } }', pad: 'x'.repeat(1_100_000) }), 413, /larger than 1 MB/],
+    const big = JSON.stringify({ query: '{ viewer { id } }', pad: 'x'.repeat(1_100_000) });
+    // Without a length, in chunks: the limit is counted as the body arrives.
+    const chunked = () => new ReadableStream({ start: (c) => (c.enqueue(new TextEncoder().encode(big)), c.close()) });
+    const send = (body: string | ReadableStream, headers: Record<string, string> = {}) =>
+      fetch(f.app.url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, duplex: 'half' } as RequestInit);
+    for (const [label, res, status, message] of [
+      ['malformed', await send('{"query": '), 400, /not valid JSON/],
+      ['not an object', await send('"{ viewer { id } }"'), 400, /not valid JSON/],
+      ['over 1 MB', await send(big), 413, /larger than 1 MB/],
+      ['over 1 MB in chunks', await send(chunked()), 413, /larger than 1 MB/],
+      // A compressed body is read by express's parser, with the same answers.
+      ['malformed, gzipped', await send(gzipSync('{"query": ') as never, { 'content-encoding': 'gzip' }), 400, /not valid JSON/],
     ] as const) {
-      const res = await post(f.app.url, body);
+      expect([label, res.status]).toEqual([label, status]);
       const text = await res.text();
-      expect(res.status).toBe(status);
       expect(res.headers.get('content-type')).toMatch(/application\/json/);
       expect(JSON.parse(text).errors[0]).toMatchObject({ message: expect.stringMatching(message), extensions: { code: 'BAD_REQUEST' } });
       expect(text).not.toMatch(/<html|node_modules|\/work\/|at [A-Za-z]+ \(/i);
     }
+    const gzipped = await send(gzipSync(JSON.stringify({ query: '{ viewer { id } }' })) as never, { 'content-encoding': 'gzip', authorization: `Bearer ${f.token}` });
+    expect(((await gzipped.json()) as any).data.viewer.id).toBeTruthy();
     const unknown = await fetch(new URL('/nowhere', f.app.url));
     expect(unknown.status).toBe(404);
     expect(((await unknown.json()) as any).errors[0].extensions.code).toBe('NOT_FOUND');
@@ -67,6 +78,15 @@ describe('abuse of the API', () => {
     const emptySub = jwt.sign({ tenantId: 'tenant-a', role: 'user' }, TEST_JWT_SECRET, { algorithm: 'HS256', subject: ' ', expiresIn: 60 });
     const emptyTenant = jwt.sign({ tenantId: '', role: 'user' }, TEST_JWT_SECRET, { algorithm: 'HS256', subject: 'alice', expiresIn: 60 });
     for (const token of [noExp, emptySub, emptyTenant]) expect(codeOf(await f.app.gql(token, '{ viewer { id } }'))).toBe('UNAUTHENTICATED');
+  });
+
+  it('refuses a token over HTTP once it expires, though it was accepted moments before', async () => {
+    const f = await suite.fixture();
+    const token = signToken({ sub: 'alice', tenantId: 'tenant-a', role: 'user' }, TEST_JWT_SECRET, 2);
+    expect(dataOf(await f.app.gql(token, '{ viewer { id } }')).viewer.id).toBe('alice');
+    await new Promise((r) => setTimeout(r, 2100));
+    const refused = await f.app.gql(token, '{ viewer { id } }');
+    expect([codeOf(refused), refused.errors![0].message]).toEqual(['UNAUTHENTICATED', 'Token expired: get a new token.']);
   });
 
   it('ends a WebSocket when its token expires', async () => {

@@ -49,7 +49,9 @@ describe.each(databases)('plain-row reads on $name', ({ start }) => {
     expect(found!.createdAt.getTime()).toBe(alice.createdAt.getTime());
     expect(await findOneBy(em, User, { tenantId: 't3', externalId: 'alice' })).toBeNull();
     expect((await findBy(em, User, { tenantId: 't1' })).map((u) => u.externalId).sort()).toEqual(['alice', 'bob']);
-    expect(await findBy(em, User, { tenantId: 't1' }, 1)).toHaveLength(1);
+    expect(await findBy(em, User, { tenantId: 't1' }, { limit: 1 })).toHaveLength(1);
+    expect((await findBy(em, User, { tenantId: ['t1', 't2'] }, { orderBy: { tenantId: 'desc', externalId: 'asc' } })).map((u) => `${u.tenantId}/${u.externalId}`)).toEqual(['t2/alice', 't1/alice', 't1/bob']);
+    expect(await findBy(em, User, { tenantId: [] })).toEqual([]);
   });
 
   it('returns managed entities: a change is flushed, and one held already keeps its unflushed change', async () => {
@@ -67,6 +69,10 @@ describe.each(databases)('plain-row reads on $name', ({ start }) => {
     const [loaded] = await findBy(em, CalendarIntegration, { user: alice.id } as never);
     expect(loaded.id).toBe(integration.id);
     expect(wrap(loaded.user, true).isInitialized()).toBe(false);
+    // A lazy column (the password's cipher text) is left out, as em.find leaves it, until populated.
+    expect(loaded.passwordCipher).toBeUndefined();
+    await em.populate(loaded, ['passwordCipher']);
+    expect(loaded.passwordCipher).toBe('sealed');
     const [user] = await findByIds(em, User, [alice.id]);
     expect(user).toBe(loaded.user);
     expect(wrap(loaded.user, true).isInitialized()).toBe(true);

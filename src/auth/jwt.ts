@@ -38,6 +38,10 @@ function keyOf(secret: string): KeyObject | string {
   return key;
 }
 
+/** Tokens verified already, with the secret they were verified with: a front end sends the same one all day. */
+const verified = new Map<string, { secret: string; principal: Principal }>();
+const MAX_VERIFIED = 10000;
+
 /**
  * Verifies a bearer token (with or without the `Bearer ` prefix) and returns its principal.
  * Throws `AppError('UNAUTHENTICATED')` when it is missing, expired, forged or lacks a claim.
@@ -45,6 +49,16 @@ function keyOf(secret: string): KeyObject | string {
 export function verifyToken(header: string | undefined, secret: string): Principal {
   const token = header?.replace(/^Bearer\s+/i, '').trim();
   if (!token) throw new AppError('UNAUTHENTICATED', 'Missing token: send "Authorization: Bearer <JWT>".');
+  // Only a token that passed every check is remembered; its expiry is checked again on each use.
+  const known = verified.get(token);
+  if (known && known.secret === secret && known.principal.expiresAt! > Date.now() / 1000) return { ...known.principal };
+  const principal = verifySignedToken(token, secret);
+  if (verified.size >= MAX_VERIFIED) verified.clear();
+  verified.set(token, { secret, principal: { ...principal } });
+  return principal;
+}
+
+function verifySignedToken(token: string, secret: string): Principal {
   let claims: jwt.JwtPayload;
   try {
     claims = jwt.verify(token, keyOf(secret), { algorithms: ['HS256'] }) as jwt.JwtPayload;

@@ -15,7 +15,7 @@ import type { IntegrationStatusMachine } from './integration-status';
 import type { SupportService } from './support.service';
 import type { OutboxService } from './outbox.service';
 import type { SyncService } from './sync.service';
-import { plainRows } from './plain-rows';
+import { findBy, plainRows, populateBy } from './plain-rows';
 import type { UserService } from './user.service';
 import { SyncRun } from '../entities/sync-run.entity';
 
@@ -95,13 +95,13 @@ export class IntegrationService {
    */
   async list(em: EntityManager, principal: Principal, userId?: string | null): Promise<CalendarIntegration[]> {
     const user = await this.deps.users.resolveSubject(em, principal, userId);
-    return em.find(CalendarIntegration, { user }, { populate: ['calendars'], orderBy: { createdAt: 'asc' } });
+    return withCalendars(em, await findBy(em, CalendarIntegration, { user: user.id }, { orderBy: { createdAt: 'asc' } }));
   }
 
   /** Returns one of the caller's integrations. Throws `NOT_FOUND` for anyone else's. */
   async get(em: EntityManager, principal: Principal, id: string): Promise<CalendarIntegration> {
     const user = await this.deps.users.ensure(em, principal);
-    const integration = await em.findOne(CalendarIntegration, { id, user }, { populate: ['calendars'] });
+    const [integration] = await withCalendars(em, await findBy(em, CalendarIntegration, { id, user: user.id }));
     if (!integration) throw new AppError('NOT_FOUND', `No calendar integration ${id} for this user.`);
     return integration;
   }
@@ -122,7 +122,7 @@ export class IntegrationService {
 
   /** The latest `limit` runs of an integration the caller was already allowed to see (a field of it). */
   recentRuns(em: EntityManager, integrationId: string, limit = 5): Promise<SyncRun[]> {
-    return em.find(SyncRun, { integration: integrationId }, { orderBy: { startedAt: 'desc' }, limit });
+    return findBy(em, SyncRun, { integration: integrationId }, { orderBy: { startedAt: 'desc' }, limit });
   }
 
   /**
@@ -229,4 +229,10 @@ export class IntegrationService {
     if (disconnected) throw new AppError('INTEGRATION_DISCONNECTED', `"${disconnected.name}" belongs to a disconnected account: connect it again first.`);
     return unique.map((id) => found.find((c) => c.id === id)!);
   }
+}
+
+/** `integrations` with their calendars loaded (one plain-row query; em.find with populate cost ~2 ms a list). */
+async function withCalendars(em: EntityManager, integrations: CalendarIntegration[]): Promise<CalendarIntegration[]> {
+  await populateBy(em, integrations, 'calendars', ExternalCalendar, 'integration');
+  return integrations;
 }

@@ -1,4 +1,4 @@
-import { wrap, type EntityClass, type EntityManager } from '@mikro-orm/core';
+import { ReferenceKind, wrap, type Collection, type EntityClass, type EntityManager, type EntityMetadata } from '@mikro-orm/core';
 
 /** A prepared statement of the SQLite driver (libsql: synchronous, like better-sqlite3). */
 interface SqliteStatement {
@@ -48,20 +48,30 @@ export async function plainRows(em: EntityManager, sql: string, params: unknown[
 }
 
 type Scalar = string | number | boolean | Date | null;
+/** Property names to values: a scalar (`= ?`), null (`is null`) or a list (`in (...)`, none matches an empty one). */
+export type Where<T> = { [K in keyof T & string]?: Scalar | readonly Scalar[] };
+export interface FindOptions<T> {
+  limit?: number;
+  orderBy?: { [K in keyof T & string]?: 'asc' | 'desc' };
+}
 
-/** `select * ... where a = ? and b is null` per entity and set of properties, built once from the metadata. */
+/** `select <columns> ... where a = ? and b is null ...` per entity and shape of the criteria, built once from the metadata. */
 const findSql = new Map<string, string>();
+const MAX_FIND_SQL = 500;
 
 /**
- * The entities whose own columns equal `where` (property names; scalar values, null for "is null"), at most
- * `limit`, read as plain rows and merged into `em` as `em.find` would (managed, flushed on change). An entity
+ * The entities whose own columns match `where` (property names; a relation by its id), ordered and limited
+ * as asked, read as plain rows and merged into `em` as `em.find` would (managed, flushed on change). An entity
  * `em` holds already is returned as it is, with its unflushed changes. For hot reads without relations:
  * about 8 times less CPU than `em.findOne` (124 µs against 1 ms for a user by tenant and CRM id).
  */
-export async function findBy<T extends object>(em: EntityManager, entity: EntityClass<T>, where: { [K in keyof T & string]?: Scalar }, limit?: number): Promise<T[]> {
+export async function findBy<T extends object>(em: EntityManager, entity: EntityClass<T>, where: Where<T>, options: FindOptions<T> = {}): Promise<T[]> {
   const meta = em.getMetadata().get<T>(entity.name);
   const keys = Object.keys(where) as (keyof T & string)[];
-  const key = `${meta.className}:${keys.map((k) => `${k}${where[k] === null ? '=null' : ''}`).join(',')}:${limit ?? ''}`;
+  if (keys.some((k) => Array.isArray(where[k]) && (where[k] as Scalar[]).length === 0)) return [];
+  const shape = (k: keyof T & string) => (where[k] === null ? 'null' : Array.isArray(where[k]) ? `in${(where[k] as Scalar[]).length}` : '=');
+  const order = Object.entries(options.orderBy ?? {}) as [string, 'asc' | 'desc'][];
+  const key = `${meta.className}:${keys.map((k) => `${k}${shape(k)}`).join(',')}:${order.join(',')}:${options.limit ?? ''}`;
   let sql = findSql.get(key);
   if (!sql) {
     const column = (k: string) => {
@@ -69,12 +79,34 @@ export async function findBy<T extends object>(em: EntityManager, entity: Entity
       if (!prop?.fieldNames || prop.fieldNames.length !== 1) throw new Error(`findBy: ${meta.className}.${k} is not a column`);
       return `"${prop.fieldNames[0]}"`;
     };
-    const conditions = keys.map((k) => (where[k] === null ? `${column(k)} is null` : `${column(k)} = ?`));
-    sql = `select * from "${meta.tableName}"${conditions.length ? ` where ${conditions.join(' and ')}` : ''}${limit ? ` limit ${Math.floor(limit)}` : ''}`;
+    const conditions = keys.map((k) => {
+      const s = shape(k);
+      return s === 'null' ? `${column(k)} is null` : s === '=' ? `${column(k)} = ?` : `${column(k)} in (${placeholders((where[k] as Scalar[]).length)})`;
+    });
+    sql =
+      `select ${columnsOf(meta)} from "${meta.tableName}"` +
+      (conditions.length ? ` where ${conditions.join(' and ')}` : '') +
+      (order.length ? ` order by ${order.map(([k, d]) => `${column(k)} ${d === 'desc' ? 'desc' : 'asc'}`).join(', ')}` : '') +
+      (options.limit ? ` limit ${Math.floor(options.limit)}` : '');
+    if (findSql.size >= MAX_FIND_SQL) findSql.clear();
     findSql.set(key, sql);
   }
-  const params = keys.filter((k) => where[k] !== null).map((k) => (where[k] instanceof Date ? dateParam(em, where[k] as Date) : where[k]));
+  const param = (v: Scalar) => (v instanceof Date ? dateParam(em, v) : v);
+  const params = keys.flatMap((k) => (where[k] === null ? [] : Array.isArray(where[k]) ? (where[k] as Scalar[]).map(param) : [param(where[k] as Scalar)]));
   return merged(em, entity, await plainRows(em, sql, params));
+}
+
+/**
+ * Loads `collection` of each of `owners` (a one-to-many, read with `findBy` by its owning column) and marks
+ * it initialized, as `em.populate` would: one query for all owners, in the order the index gives.
+ */
+export async function populateBy<O extends { id: string }, T extends object>(em: EntityManager, owners: O[], collection: keyof O & string, entity: EntityClass<T>, owner: keyof T & string): Promise<void> {
+  const todo = owners.filter((o) => !(o[collection] as Collection<T>).isInitialized());
+  if (todo.length === 0) return;
+  const items = await findBy(em, entity, { [owner]: todo.map((o) => o.id) } as unknown as Where<T>);
+  const byOwner = new Map<string, T[]>(todo.map((o) => [o.id, []]));
+  for (const item of items) byOwner.get((item[owner] as { id: string }).id)?.push(item);
+  for (const o of todo) (o[collection] as Collection<T>).hydrate(byOwner.get(o.id)!);
 }
 
 /** The entities with these primary keys (one query, in no particular order), merged into `em` as `findBy` does. */
@@ -82,8 +114,17 @@ export async function findByIds<T extends object>(em: EntityManager, entity: Ent
   if (ids.length === 0) return [];
   const meta = em.getMetadata().get<T>(entity.name);
   const pk = meta.properties[meta.primaryKeys[0]].fieldNames[0];
-  const rows = await plainRows(em, `select * from "${meta.tableName}" where "${pk}" in (${placeholders(ids.length)})`, ids);
+  const rows = await plainRows(em, `select ${columnsOf(meta)} from "${meta.tableName}" where "${pk}" in (${placeholders(ids.length)})`, ids);
   return merged(em, entity, rows);
+}
+
+/**
+ * The columns an entity is loaded with: its own and its foreign keys, without lazy ones (an app-specific
+ * password's cipher text, an event's iCalendar text), as em.find leaves them until populated.
+ */
+function columnsOf(meta: EntityMetadata): string {
+  const own = meta.props.filter((p) => !p.lazy && p.persist !== false && p.fieldNames?.length && (p.kind === ReferenceKind.SCALAR || p.kind === ReferenceKind.MANY_TO_ONE || (p.kind === ReferenceKind.ONE_TO_ONE && p.owner)));
+  return own.flatMap((p) => p.fieldNames.map((f) => `"${f}"`)).join(', ');
 }
 
 /** Rows of `entity`'s table as managed entities of `em`. */
@@ -99,8 +140,8 @@ function merged<T extends object>(em: EntityManager, entity: EntityClass<T>, row
 }
 
 /** The first entity `findBy` finds, or null. */
-export async function findOneBy<T extends object>(em: EntityManager, entity: EntityClass<T>, where: { [K in keyof T & string]?: Scalar }): Promise<T | null> {
-  return (await findBy(em, entity, where, 1))[0] ?? null;
+export async function findOneBy<T extends object>(em: EntityManager, entity: EntityClass<T>, where: Where<T>): Promise<T | null> {
+  return (await findBy(em, entity, where, { limit: 1 }))[0] ?? null;
 }
 
 /**
