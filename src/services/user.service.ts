@@ -66,7 +66,7 @@ export class UserService {
    */
   async resolveSubject(em: EntityManager, principal: Principal, userId?: string | null): Promise<User> {
     if (!userId || userId === principal.sub) return this.ensure(em, principal);
-    const user = principal.role === 'user' ? null : await em.findOne(User, { tenantId: principal.tenantId, externalId: userId });
+    const user = principal.role === 'user' ? null : await findOneBy(em, User, { tenantId: principal.tenantId, externalId: userId });
     if (!user) throw new AppError('NOT_FOUND', `No user ${userId} you may see in this tenant.`);
     return user;
   }
