@@ -18,6 +18,7 @@ import { appointmentFacts, appointmentViews, type AppointmentFacts, type Appoint
 import { syncKeyOf } from '../sync/sync-key';
 import type { CrmCalendarService } from './crm-calendar.service';
 import type { KeyedMutex } from './keyed-mutex';
+import { findOneBy } from './plain-rows';
 import { checkRange } from './range';
 import type { UserService } from './user.service';
 
@@ -238,7 +239,7 @@ async function enqueue(tx: EntityManager, pairs: { syncKey: string; userId: stri
   const unique = new Map(pairs.map((p) => [`${p.syncKey}|${p.userId}`, p]));
   for (const { syncKey, userId } of unique.values()) {
     tx.create(OutboxEntry, { syncKey, userId });
-    const link = await tx.findOne(AppointmentSyncLink, { syncKey, userId });
+    const link = await findOneBy(tx, AppointmentSyncLink, { syncKey, userId });
     if (!link) tx.create(AppointmentSyncLink, { syncKey, userId, uid: uidFor(syncKey, userId) });
   }
 }
