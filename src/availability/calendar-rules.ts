@@ -13,7 +13,7 @@ export interface RuleMember {
 
 /**
  * What availability needs of a CRM calendar, as plain data: read straight from the database for a page of
- * slots (no entity is built), or taken from a loaded entity for a booking (`rulesOf`).
+ * slots and for a booking (no entity is built), or taken from a loaded entity (`rulesOf`).
  */
 export interface CalendarRules extends EngineCalendar, SlotRules {
   tenantId: string;

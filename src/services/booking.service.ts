@@ -1,11 +1,11 @@
 import { LockMode, type EntityManager } from '@mikro-orm/core';
 import type { Principal } from '../auth/jwt';
 import type { SlotAvailability } from '../availability/availability.engine';
-import { rulesOf } from '../availability/calendar-rules';
+import type { CalendarRules } from '../availability/calendar-rules';
 import { candidateSlots } from '../availability/slots';
 import { Appointment, AppointmentAssignee, AppointmentStatus } from '../entities/appointment.entity';
 import { Contact } from '../entities/contact.entity';
-import { CrmCalendarType, type CrmCalendar } from '../entities/crm-calendar.entity';
+import { CrmCalendar, CrmCalendarType } from '../entities/crm-calendar.entity';
 import { OutboxEntry } from '../entities/outbox-entry.entity';
 import { AppointmentSyncLink } from '../entities/sync-link.entity';
 import { linkState } from '../sync/outbound/sync-link-state';
@@ -18,7 +18,7 @@ import { appointmentFacts, appointmentViews, type AppointmentFacts, type Appoint
 import { syncKeyOf } from '../sync/sync-key';
 import type { CrmCalendarService } from './crm-calendar.service';
 import type { KeyedMutex } from './keyed-mutex';
-import { findOneBy } from './plain-rows';
+import { findBy, findOneBy, populateBy } from './plain-rows';
 import { checkRange } from './range';
 import type { UserService } from './user.service';
 
@@ -55,12 +55,16 @@ export class BookingService {
 
   /** Books a slot. Throws `SLOT_IN_PAST`, `TOO_SOON`, `TOO_FAR_AHEAD`, `OUTSIDE_OPEN_HOURS`, `SLOT_TAKEN`, `NOT_FOUND`, `FORBIDDEN`. */
   async book(em: EntityManager, principal: Principal, input: BookingInput): Promise<Appointment> {
-    const calendar = await this.deps.calendars.get(em, principal, input.calendarId, 'book');
+    // The rules as plain rows and the calendar's own row: its members are not loaded as entities, for every
+    // managed entity makes the transaction's flush longer (each is compared with its snapshot).
+    const rules = await this.deps.calendars.rules(em, principal, input.calendarId, 'book');
+    const [calendar] = await findBy(em, CrmCalendar, { id: rules.id });
+    if (!calendar) throw new AppError('NOT_FOUND', `No calendar ${rules.id}.`);
     const start = input.startsAt;
     checkSlot(calendar, start, new Date());
     if (!input.contact.name.trim()) throw new AppError('BAD_USER_INPUT', 'contact.name must not be empty.');
-    const appointment = await this.locked(em, calendar, async (tx) => {
-      const slot = await this.freeSlot(tx, calendar, start);
+    const appointment = await this.locked(em, rules.members.map((m) => m.userId), async (tx) => {
+      const slot = await this.freeSlot(tx, rules, start);
       const contact = tx.create(Contact, { tenantId: calendar.tenantId, name: input.contact.name.trim(), email: input.contact.email ?? null, phone: input.contact.phone ?? null });
       const created = tx.create(Appointment, {
         tenantId: calendar.tenantId,
@@ -82,7 +86,7 @@ export class BookingService {
 
   /** Moves an appointment to another slot of its calendar, keeping its assignees when they are free. */
   async reschedule(em: EntityManager, principal: Principal, id: string, startsAt: Date): Promise<Appointment> {
-    const appointment = await this.load(em, principal, id);
+    const { appointment, rules } = await this.loadWithRules(em, principal, id, 'book');
     if (appointment.status === AppointmentStatus.CANCELLED) throw new AppError('APPOINTMENT_CANCELLED', 'This appointment is cancelled: book a new one instead.');
     // To the time it has: no change, so nothing is pushed and an iPhone move not yet synced still stands (a
     // touch here made the CRM the "later change" and undid that move: found by the two-way property test).
@@ -91,8 +95,8 @@ export class BookingService {
     checkSlot(calendar, startsAt, new Date());
     const before = keysFor(appointment, assignees(appointment));
     const previousStart = appointment.startsAt;
-    await this.locked(em, calendar, async (tx) => {
-      const slot = await this.freeSlot(tx, calendar, startsAt, appointment.id);
+    await this.locked(em, rules.members.map((m) => m.userId), async (tx) => {
+      const slot = await this.freeSlot(tx, rules, startsAt, appointment.id);
       const current = assignees(appointment);
       const keep = calendar.type !== CrmCalendarType.COLLECTIVE && current.every((u) => slot.availableUserIds.includes(u));
       const users = keep ? current : slot.assignTo;
@@ -137,14 +141,24 @@ export class BookingService {
 
   /** One appointment of a calendar the caller may book on. Throws `NOT_FOUND` otherwise. */
   async load(em: EntityManager, principal: Principal, id: string, purpose: 'read' | 'book' = 'book'): Promise<Appointment> {
-    const appointment = await em.findOne(Appointment, { id, tenantId: principal.tenantId }, { populate: ['calendar', 'contact', 'assignees'] });
+    return (await this.loadWithRules(em, principal, id, purpose)).appointment;
+  }
+
+  /**
+   * The appointment with its calendar, contact and assignees, and the calendar's rules (members as plain rows):
+   * six short plain-row reads where a populated em.findOne and the calendar's entity graph cost several ms.
+   */
+  private async loadWithRules(em: EntityManager, principal: Principal, id: string, purpose: 'read' | 'book'): Promise<{ appointment: Appointment; rules: CalendarRules }> {
+    const appointment = await findOneBy(em, Appointment, { id, tenantId: principal.tenantId });
     const notFound = new AppError('NOT_FOUND', `No appointment ${id}.`);
     if (!appointment) throw notFound;
     // The same answer as for an id that does not exist: an error must not tell that someone else's appointment does.
-    await this.deps.calendars.get(em, principal, appointment.calendar.id, purpose).catch((e) => {
+    const rules = await this.deps.calendars.rules(em, principal, appointment.calendar.id, purpose).catch((e) => {
       throw e instanceof AppError && e.code === 'NOT_FOUND' ? notFound : e;
     });
-    return appointment;
+    await Promise.all([findBy(em, CrmCalendar, { id: appointment.calendar.id }), findBy(em, Contact, { id: appointment.contact.id })]);
+    await populateBy(em, [appointment], 'assignees', AppointmentAssignee, 'appointment');
+    return { appointment, rules };
   }
 
   /**
@@ -174,9 +188,8 @@ export class BookingService {
     );
   }
 
-  /** Runs `work` in a transaction while the calendar's members are locked (in process, and by row on PostgreSQL). */
-  private async locked<T>(em: EntityManager, calendar: CrmCalendar, work: (tx: EntityManager) => Promise<T>): Promise<T> {
-    const userIds = calendar.members.getItems().map((m) => m.user.id);
+  /** Runs `work` in a transaction while the calendar's members (`userIds`) are locked (in process, and by row on PostgreSQL). */
+  private async locked<T>(em: EntityManager, userIds: string[], work: (tx: EntityManager) => Promise<T>): Promise<T> {
     return this.deps.mutex.run(userIds, () =>
       em.transactional(async (tx) => {
         if (this.deps.rowLocks) await tx.find(User, { id: { $in: userIds } }, { lockMode: LockMode.PESSIMISTIC_WRITE, orderBy: { id: 'asc' } });
@@ -185,8 +198,8 @@ export class BookingService {
     );
   }
 
-  private async freeSlot(tx: EntityManager, calendar: CrmCalendar, start: Date, ignoreAppointmentId?: string): Promise<SlotAvailability> {
-    const [slot] = await this.deps.availability.slotsOf(tx, rulesOf(calendar), start, new Date(start.getTime() + 1), new Date(), ignoreAppointmentId);
+  private async freeSlot(tx: EntityManager, rules: CalendarRules, start: Date, ignoreAppointmentId?: string): Promise<SlotAvailability> {
+    const [slot] = await this.deps.availability.slotsOf(tx, rules, start, new Date(start.getTime() + 1), new Date(), ignoreAppointmentId);
     if (!slot || slot.assignTo.length === 0) {
       throw new AppError('SLOT_TAKEN', 'This time was just taken (or its host became busy): pick another slot.');
     }
