@@ -43,6 +43,8 @@ export interface FaultProxy {
   /** Faults injected so far, by kind. */
   injected: Record<string, number>;
   requests: number;
+  /** The most requests under way at once so far (set it to 0 to measure afresh). */
+  peakInFlight: number;
   stop(): Promise<void>;
 }
 
@@ -76,6 +78,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     random: (rate, seed, faults) => void (randomFaults = rate > 0 ? { rate, next: prng(seed), faults } : undefined),
     injected,
     requests: 0,
+    peakInFlight: 0,
     down: async () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
@@ -99,8 +102,11 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     return fault;
   }
 
+  let inFlight = 0;
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     proxy.requests++;
+    proxy.peakInFlight = Math.max(proxy.peakInFlight, ++inFlight);
+    res.once('close', () => inFlight--);
     const body = await readBody(req);
     if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
     const fault = pick(req, body.toString());

@@ -86,3 +86,46 @@ describe('pushing through a faulty connection', () => {
   });
 });
 
+describe('pushing for several users', () => {
+  let target: CalDavTarget & { proxy: FaultProxy };
+  let f: CrmFixture;
+  const users = ['ann', 'ben', 'cat', 'dan'];
+
+  beforeAll(async () => {
+    target = await faultyRadicaleTarget();
+    f = await crmFixture(target, users);
+  });
+  afterAll(async () => {
+    await f?.app.close();
+    await target?.stop();
+  });
+
+  it("writes different users' copies side by side and each user's in order, all of them landing", async () => {
+    const { id: calendarId } = await f.createCalendar({ name: 'Team', type: 'ROUND_ROBIN', timezone: 'UTC', slotDurationMinutes: 60, openHours: OPEN, teamMembers: users.map((userId) => ({ userId })) });
+    const day = nextWeekday(4, 3);
+    // A slow iCloud: one push at a time would leave the others waiting behind it.
+    target.proxy.delay(150);
+    const outbox = f.app.server.services.outbox;
+    const kick = outbox.kick.bind(outbox);
+    outbox.kick = () => undefined;
+    let booked: { id: string; assignedUserIds: string[] }[];
+    try {
+      booked = [];
+      for (const hour of [9, 10, 11, 12]) booked.push(dataOf(await f.book({ calendarId, startsAt: at(day, hour), contact: { name: `Lead ${hour}` }, title: `Team ${hour}` })).bookAppointment);
+      // The first one moved before anything was pushed: its user's two entries must go out in order.
+      dataOf(await f.app.gql(f.admin, `mutation($i: RescheduleAppointmentInput!) { rescheduleAppointment(input: $i) { id } }`, { i: { id: booked[0].id, startsAt: at(day, 15) } }));
+      target.proxy.peakInFlight = 0;
+    } finally {
+      outbox.kick = kick;
+    }
+    await outbox.drain();
+    target.proxy.delay(0);
+    expect(new Set(booked.flatMap((b) => b.assignedUserIds)).size).toBe(4);
+    expect(target.proxy.peakInFlight).toBeGreaterThan(1);
+    for (const [i, b] of booked.entries()) {
+      const events = (await f.icloudEvents(b.assignedUserIds[0])).filter((e) => e.summary.startsWith('Team'));
+      expect(events.map((e) => [e.summary, e.start])).toEqual([[`Team ${[9, 10, 11, 12][i]}`, at(day, i === 0 ? 15 : [9, 10, 11, 12][i]).toISOString()]]);
+    }
+    expect(await f.app.server.orm.fork().count(OutboxEntry, {})).toBe(0);
+  });
+});
