@@ -5,7 +5,7 @@ import { User } from '../entities/user.entity';
 import type { CalendarRules } from '../availability/calendar-rules';
 import { AppError } from '../errors';
 import { isTimeZone } from '../sync/ical/timezones';
-import { findBy, findByIds, plainRows, reads } from './plain-rows';
+import { findBy, findByIds, plainRows, populateBy, reads } from './plain-rows';
 
 export interface CrmCalendarInput {
   name: string;
@@ -187,10 +187,16 @@ export class CrmCalendarService {
     return checkAccess(principal, id, purpose, rules, rules?.members.map((m) => m.externalId));
   }
 
-  /** The calendars the caller may use: the whole tenant for admins and support, their own for users. */
+  /** The calendars the caller may use: the whole tenant for admins and support, their own for users (plain-row reads). */
   async list(em: EntityManager, principal: Principal): Promise<CrmCalendar[]> {
-    const where = principal.role === 'user' ? { tenantId: principal.tenantId, members: { user: { externalId: principal.sub } } } : { tenantId: principal.tenantId };
-    const ids = (await em.find(CrmCalendar, where, { fields: ['id'] })).map((c) => c.id);
-    return em.find(CrmCalendar, { id: { $in: ids } }, { populate: ['members', 'members.user'], orderBy: { name: 'asc' } });
+    const ids = (
+      principal.role === 'user'
+        ? await plainRows(em, `select m.calendar_id as id from crm_calendar_member m join "user" u on u.id = m.user_id where u.tenant_id = ? and u.external_id = ?`, [principal.tenantId, principal.sub])
+        : await plainRows(em, `select id from crm_calendar where tenant_id = ?`, [principal.tenantId])
+    ).map((r) => r.id as string);
+    const calendars = await findBy(em, CrmCalendar, { id: [...new Set(ids)], tenantId: principal.tenantId }, { orderBy: { name: 'asc', id: 'asc' } });
+    await populateBy(em, calendars, 'members', CrmCalendarMember, 'calendar');
+    await findByIds(em, User, [...new Set(calendars.flatMap((c) => c.members.getItems().map((m) => m.user.id)))]);
+    return calendars;
   }
 }
