@@ -7,7 +7,7 @@ import { startPostgres } from '../dev/postgres';
 import { CalendarIntegration } from '../src/entities/calendar-integration.entity';
 import { User } from '../src/entities/user.entity';
 import { initORM, type Orm } from '../src/orm';
-import { findBy, findByIds, findOneBy, plainRows } from '../src/services/plain-rows';
+import { findBy, findByIds, findOneBy, plainRows, plainWrite } from '../src/services/plain-rows';
 
 const databases = [
   {
@@ -88,6 +88,19 @@ describe.each(databases)('plain-row reads on $name', ({ start }) => {
       expect(await plainRows(tx, 'select external_id from "user" where external_id = ?', ['carol'])).toEqual([{ external_id: 'carol' }]);
     });
     expect(Number((await plainRows(orm.fork(), 'select count(*) as n from "user" where tenant_id = ? and external_id = ?', ['t1', 'carol']))[0].n)).toBe(1);
+  });
+
+  it('writes return how many rows they changed, and a write in a transaction rolled back leaves nothing', async () => {
+    const sql = 'update "user" set timezone = ? where tenant_id = ? and external_id = ?';
+    expect(await plainWrite(orm.fork(), sql, ['Asia/Tokyo', 't2', 'alice'])).toBe(1);
+    expect(await plainWrite(orm.fork(), sql, ['Asia/Tokyo', 't2', 'nobody'])).toBe(0);
+    await expect(
+      orm.fork().transactional(async (tx) => {
+        expect(await plainWrite(tx, sql, ['Europe/Paris', 't2', 'alice'])).toBe(1);
+        throw new Error('rolled back');
+      }),
+    ).rejects.toThrow('rolled back');
+    expect((await findOneBy(orm.fork(), User, { tenantId: 't2', externalId: 'alice' }))!.timezone).toBe('Asia/Tokyo');
   });
 
   it('binds dates, booleans and nulls as the ORM stores them', async () => {

@@ -18,7 +18,7 @@ import { CalDavError } from '../sync/caldav/caldav.errors';
 import { uidFor } from '../sync/ical/event-renderer';
 import type { IcalReader } from '../sync/ical/reader.pool';
 import { claimLease, leaseFreeAt, releaseLease } from '../sync/lease';
-import { findOneBy } from './plain-rows';
+import { dateParam, findOneBy, plainWrite } from './plain-rows';
 import { pushCopy } from '../sync/outbound/outbound.executor';
 import type { PushAction } from '../sync/outbound/outbound.planner';
 import { linkState } from '../sync/outbound/sync-link-state';
@@ -161,7 +161,7 @@ export class OutboxService {
       });
       await inOneTransaction(em, async () => {
         // Later entries of the same copy are covered: the push rendered the current state.
-        if (outcome === 'done') await em.nativeDelete(OutboxEntry, { syncKey: entry.syncKey, userId: entry.userId, createdAt: { $lte: entry.createdAt } });
+        if (outcome === 'done') await plainWrite(em, 'delete from outbox_entry where sync_key = ? and user_id = ? and created_at <= ?', [entry.syncKey, entry.userId, dateParam(em, entry.createdAt)]);
         else await releaseLease(em, OutboxEntry, entry.id, this.owner, { nextAttemptAt: new Date(Date.now() + PARKED_MS) });
       });
       // A line that cannot be written must not turn a push that landed into a failed one.
