@@ -2,9 +2,9 @@ import { runLoad, type LoadFigures } from '../dev/load';
 import { buildServer } from '../dev/server-process';
 
 const SECONDS = 10;
-// The goal is 200 requests per second (`npm run load`); one instance sustains about 20 of this mix on two
-// cores today (README, "Load"), so CI runs at the rate it must hold without an error until that improves.
-const RPS = Number(process.env.LOAD_TEST_RPS ?? 20);
+// The rate of `npm run load`: one instance answers 200 requests per second of this mix on two cores without an
+// error (README, "Load"), though it is then saturated and latency is printed, never asserted.
+const RPS = Number(process.env.LOAD_TEST_RPS ?? 200);
 const SUBSCRIPTIONS = 500;
 
 /**
