@@ -2,9 +2,10 @@ import { runLoad, type LoadFigures } from '../dev/load';
 import { buildServer } from '../dev/server-process';
 
 const SECONDS = 10;
-// The rate of `npm run load`: one instance answers 200 requests per second of this mix on two cores without an
-// error (README, "Load"), though it is then saturated and latency is printed, never asserted.
-const RPS = Number(process.env.LOAD_TEST_RPS ?? 200);
+// `npm run load` holds 200 requests per second of this mix on this machine with no error (README, "Load"), the
+// server then saturated. Here it shares the two cores with another test file (jest runs two at once): at 200
+// its slowest answers took 36 s of the 60 s a request may take, so CI runs at 100 (LOAD_TEST_RPS sets it).
+const RPS = Number(process.env.LOAD_TEST_RPS ?? 100);
 const SUBSCRIPTIONS = 500;
 
 /**
