@@ -57,10 +57,13 @@ export class Appointment {
 
 /**
  * A user an appointment is assigned to, with the time it blocks for them (the appointment plus its
- * calendar's buffers), denormalised so that availability reads one indexed range per user.
+ * calendar's buffers), denormalised so that availability reads one indexed range per user (blocks ending after
+ * the window starts).
  */
 @Entity()
-@Index({ properties: ['userId', 'blockStart'] })
+// By end: what blocks a time from now on is found without reading the user's past (a range on the start read
+// every assignment from the first one up to the window's end).
+@Index({ properties: ['userId', 'blockEnd'] })
 export class AppointmentAssignee {
   [OptionalProps]?: 'id' | 'active';
 

@@ -83,18 +83,18 @@ export interface AppointmentView extends AppointmentFacts {
  * with their contacts and facts: four queries, plain rows (an ORM list hydrated about 100 µs per entity).
  */
 export async function appointmentViews(em: EntityManager, tenantId: string, userId: string, from: Date, to: Date): Promise<AppointmentView[]> {
-  // Driven by the user's assignments (index on user_id, block_start): a block starts no later than its
-  // appointment (buffers are never negative, and an iCloud edit moves both), so `block_start < to` only narrows.
-  // Read from the tenant's appointments instead, every list cost a scan of all of them.
+  // Driven by the user's assignments (index on user_id, block_end): a block ends no earlier than its appointment
+  // (buffers are never negative, and an iCloud edit moves both), so `block_end > from` only narrows. Read from
+  // the tenant's appointments instead, every list cost a scan of all of them.
   const rows = await plainRows(
     em,
     `select distinct a.id, a.calendar_id, a.starts_at, a.ends_at, a.title, a.notes, a.location, a.status, cal.type,
         c.id as contact_id, c.name as contact_name, c.email as contact_email, c.phone as contact_phone
       from appointment_assignee aa join appointment a on a.id = aa.appointment_id
         join contact c on c.id = a.contact_id join crm_calendar cal on cal.id = a.calendar_id
-      where aa.user_id = ? and aa.block_start < ? and a.tenant_id = ? and a.starts_at < ? and a.ends_at > ?
+      where aa.user_id = ? and aa.block_end > ? and a.tenant_id = ? and a.starts_at < ? and a.ends_at > ?
       order by a.starts_at asc, a.id asc`,
-    [userId, dateParam(em, to), tenantId, dateParam(em, to), dateParam(em, from)],
+    [userId, dateParam(em, from), tenantId, dateParam(em, to), dateParam(em, from)],
   );
   const assignees = new Map<string, string[]>();
   for (const r of await rowsWhereIn(em, 'select appointment_id, user_id from appointment_assignee', 'appointment_id', rows.map((r) => r.id as string))) {
