@@ -7,10 +7,7 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** A JSON error answer: the same shape as GraphQL errors, never an HTML page or a stack trace. */
 export function sendError(res: ServerResponse, status: number, message: string, code: string): void {
-  sendJson(res, status, JSON.stringify({ errors: [{ message, extensions: { code } }] }));
-}
-
-function sendJson(res: ServerResponse, status: number, body: string): void {
+  const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
   res.statusCode = status;
   res.setHeader('content-type', 'application/json; charset=utf-8');
   res.setHeader('content-length', Buffer.byteLength(body));

@@ -7,7 +7,7 @@ import { startPostgres } from '../dev/postgres';
 import { CalendarIntegration } from '../src/entities/calendar-integration.entity';
 import { User } from '../src/entities/user.entity';
 import { initORM, type Orm } from '../src/orm';
-import { findBy, findByIds, findOneBy, plainRows, plainWrite } from '../src/services/plain-rows';
+import { findBy, findOneBy, plainRows, plainWrite } from '../src/services/plain-rows';
 
 const databases = [
   {
@@ -73,11 +73,11 @@ describe.each(databases)('plain-row reads on $name', ({ start }) => {
     expect(loaded.passwordCipher).toBeUndefined();
     await em.populate(loaded, ['passwordCipher']);
     expect(loaded.passwordCipher).toBe('sealed');
-    const [user] = await findByIds(em, User, [alice.id]);
+    const [user] = await findBy(em, User, { id: [alice.id] });
     expect(user).toBe(loaded.user);
     expect(wrap(loaded.user, true).isInitialized()).toBe(true);
     expect(loaded.user.externalId).toBe('alice');
-    expect(await findByIds(em, User, [])).toEqual([]);
+    expect(await findBy(em, User, { id: [] })).toEqual([]);
   });
 
   it('reads inside a transaction see its own writes, and after the commit every read does', async () => {

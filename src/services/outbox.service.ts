@@ -87,7 +87,11 @@ export class OutboxService {
       // One user's entries in order (one account, one status), PUSH_CONCURRENCY users side by side: a push
       // mostly waits on iCloud, and one at a time fell behind 25 bookings a second (the load script's mix).
       const byUser = new Map<string, OutboxEntry[]>();
-      for (const entry of claimed) byUser.set(entry.userId, [...(byUser.get(entry.userId) ?? []), entry]);
+      for (const entry of claimed) {
+        const entries = byUser.get(entry.userId);
+        if (entries) entries.push(entry);
+        else byUser.set(entry.userId, [entry]);
+      }
       const queues = [...byUser.values()];
       const worker = async () => {
         for (let entries = queues.shift(); entries; entries = queues.shift()) for (const entry of entries) await this.process(entry);

@@ -28,12 +28,20 @@ const MAX_STATEMENTS = 500;
  * cost about 240 µs of CPU (compiling the statement included) where the statement itself takes 30 µs.
  */
 export async function plainRows(em: EntityManager, sql: string, params: unknown[]): Promise<Record<string, unknown>[]> {
+  return run(em, sql, params, (s, bound) => s.all(bound), async (trx) => (await em.getConnection().execute(sql, params, 'all', trx)) as Record<string, unknown>[]);
+}
+
+/**
+ * Runs `sql` on SQLite as a statement prepared once, on the transaction's connection or the pool's (held for
+ * the call only); on another database through MikroORM (`other`, given the transaction if any).
+ */
+async function run<T>(em: EntityManager, sql: string, params: unknown[], onSqlite: (statement: SqliteStatement, bound: unknown[]) => T, other: (trx: unknown) => Promise<T>): Promise<T> {
   const trx = em.getTransactionContext<{ client: KnexClient }>();
   const client = trx ? trx.client : (em.getConnection() as unknown as { getKnex(): { client: KnexClient } }).getKnex().client;
-  if (client.driverName !== 'libsql') return (await em.getConnection().execute(sql, params, 'all', trx)) as Record<string, unknown>[];
+  if (client.driverName !== 'libsql') return other(trx);
   const connection = (await client.acquireConnection()) as SqliteConnection;
   try {
-    return prepared(connection, sql).all(bind(params));
+    return onSqlite(prepared(connection, sql), bind(params));
   } finally {
     await client.releaseConnection(connection);
   }
@@ -119,15 +127,6 @@ export async function populateBy<O extends { id: string }, T extends object>(em:
   for (const o of todo) (o[collection] as Collection<T>).hydrate(byOwner.get(o.id)!);
 }
 
-/** The entities with these primary keys (one query, in no particular order), merged into `em` as `findBy` does. */
-export async function findByIds<T extends object>(em: EntityManager, entity: EntityClass<T>, ids: string[]): Promise<T[]> {
-  if (ids.length === 0) return [];
-  const meta = em.getMetadata().get<T>(entity.name);
-  const pk = meta.properties[meta.primaryKeys[0]].fieldNames[0];
-  const rows = await plainRows(em, `select ${columnsOf(meta)} from "${meta.tableName}" where "${pk}" in (${placeholders(ids.length)})`, ids);
-  return merged(em, entity, rows);
-}
-
 /**
  * The columns an entity is loaded with: its own and its foreign keys, without lazy ones (an app-specific
  * password's cipher text, an event's iCalendar text), as em.find leaves them until populated.
@@ -160,15 +159,7 @@ export async function findOneBy<T extends object>(em: EntityManager, entity: Ent
  * the end of an outbox entry): MikroORM's nativeUpdate cost about 2 ms of CPU building a conditional UPDATE.
  */
 export async function plainWrite(em: EntityManager, sql: string, params: unknown[]): Promise<number> {
-  const trx = em.getTransactionContext<{ client: KnexClient }>();
-  const client = trx ? trx.client : (em.getConnection() as unknown as { getKnex(): { client: KnexClient } }).getKnex().client;
-  if (client.driverName !== 'libsql') return ((await em.getConnection().execute(sql, params, 'run', trx)) as { affectedRows: number }).affectedRows;
-  const connection = (await client.acquireConnection()) as SqliteConnection;
-  try {
-    return prepared(connection, sql).run(bind(params)).changes;
-  } finally {
-    await client.releaseConnection(connection);
-  }
+  return run(em, sql, params, (s, bound) => s.run(bound).changes, async (trx) => ((await em.getConnection().execute(sql, params, 'run', trx)) as { affectedRows: number }).affectedRows);
 }
 
 /**
