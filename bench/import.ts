@@ -52,11 +52,17 @@ export async function benchImport(): Promise<BenchResult[]> {
   const target = await radicaleTarget();
   const account = await target.newAccount();
   const path = target.radicale.createCollectionOnDisk(account.appleId, 'import', { name: 'Import', components: ['VEVENT'] }, importObjects(OBJECTS));
-  // The peer first: it also makes Radicale index the new collection (seconds for thousands of files), so that
-  // neither side pays for that.
   const dav = await createDAVClient({ serverUrl: account.serverUrl, credentials: { username: account.appleId, password: account.appSpecificPassword }, authMethod: 'Basic', defaultAccountType: 'caldav' });
+  const url = new URL(path, account.serverUrl).href;
+  // Radicale indexes a collection written on disk when it is first read (about 30 s for 4,000 files) and builds
+  // its sync-collection state on the first sync-collection (5 s more); iCloud has both ready. Neither side pays
+  // for that: one listing and one sync-collection first, unmeasured.
+  let t0 = performance.now();
+  await dav.fetchCalendarObjects({ calendar: { url } });
+  await dav.syncCollection({ url, props: { 'd:getetag': {} }, syncLevel: 1, syncToken: '' });
+  console.log(`  (Radicale indexed the collection in ${((performance.now() - t0) / 1000).toFixed(1)} s, not counted)`);
   let t = performance.now();
-  const fetched = await dav.fetchCalendarObjects({ calendar: { url: new URL(path, account.serverUrl).href } });
+  const fetched = await dav.fetchCalendarObjects({ calendar: { url } });
   const peerMs = performance.now() - t;
   if (fetched.length !== OBJECTS) throw new Error(`the peer fetched ${fetched.length} of ${OBJECTS} objects`);
   const app = await startTestApp({ caldavUrl: account.serverUrl, env: { CALDAV_TIMEOUT_MS: '30000' } });

@@ -154,7 +154,7 @@ export async function findOneBy<T extends object>(em: EntityManager, entity: Ent
 }
 
 /**
- * Runs one write (`update` or `delete`, `?` placeholders) as `plainRows` runs a read, in the `em`'s transaction
+ * Runs one write (`insert`, `update` or `delete`, `?` placeholders) as `plainRows` runs a read, in the `em`'s transaction
  * when it has one, and returns how many rows it changed. For hot writes outside the unit of work (a lease,
  * the end of an outbox entry): MikroORM's nativeUpdate cost about 2 ms of CPU building a conditional UPDATE.
  */

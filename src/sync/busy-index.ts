@@ -1,19 +1,51 @@
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
-import { BusyInterval } from '../entities/busy-interval.entity';
+import { randomUUID } from 'node:crypto';
 import { EventOrigin, ExternalEvent } from '../entities/external-event.entity';
 import { User } from '../entities/user.entity';
 import type { Interval, ParsedEvent } from './ical/calendar-object';
 import type { IcalReader } from './ical/reader.pool';
+import { dateParam, placeholders, plainWrite } from '../services/plain-rows';
+
+/** Rows per INSERT: powers of two up to this, so that a handful of statement texts serve every count. */
+const INSERT_ROWS = 256;
+const BUSY_COLUMNS = ['id', 'user_id', 'calendar_id', 'event_id', 'starts_at', 'ends_at', 'title'];
 
 /**
- * Replaces the busy rows of one stored event with the intervals of its parsed events. Only events
- * created in iCloud block time through this index: CRM appointments block time on their own.
+ * The busy rows of stored events, replaced in bulk: `replace` collects, `write` runs a few multi-row
+ * statements in the caller's transaction. An import of 4,000 objects (20,000 rows) through the unit of
+ * work cost seconds of CPU and hundreds of MB of snapshots; plain statements cost a fraction of that.
+ * Only events created in iCloud block time through this index: CRM appointments block time on their own.
  */
-export async function replaceBusy(em: EntityManager, event: ExternalEvent, userId: string, parsed: ParsedEvent[]): Promise<void> {
-  await em.nativeDelete(BusyInterval, { event });
-  if (event.origin !== EventOrigin.ICLOUD) return;
-  for (const e of parsed) {
-    for (const b of e.busy) em.create(BusyInterval, { userId, calendar: event.calendar, event, startsAt: b.start, endsAt: b.end, title: e.summary });
+export class BusyRows {
+  private readonly cleared: string[] = [];
+  private readonly rows: unknown[][] = [];
+
+  /** Replaces the rows of `event` with the intervals of its parsed events (`fresh`: it has none stored yet). */
+  replace(event: ExternalEvent, userId: string, parsed: ParsedEvent[], fresh: boolean): void {
+    if (!fresh) this.cleared.push(event.id);
+    if (event.origin !== EventOrigin.ICLOUD) return;
+    for (const e of parsed) {
+      for (const b of e.busy) this.rows.push([randomUUID(), userId, event.calendar.id, event.id, b.start, b.end, e.summary ?? null]);
+    }
+  }
+
+  /** Flushes `em` (the events the rows point to must exist), then deletes and inserts what was collected. */
+  async write(em: EntityManager): Promise<void> {
+    await em.flush();
+    for (let i = 0; i < this.cleared.length; i += INSERT_ROWS) {
+      const ids = this.cleared.slice(i, i + INSERT_ROWS);
+      await plainWrite(em, `delete from busy_interval where event_id in (${placeholders(ids.length)})`, ids);
+    }
+    for (let i = 0; i < this.rows.length; ) {
+      let n = INSERT_ROWS;
+      while (n > this.rows.length - i) n >>= 1;
+      const chunk = this.rows.slice(i, i + n);
+      const values = new Array(n).fill(`(${placeholders(BUSY_COLUMNS.length)})`).join(', ');
+      await plainWrite(em, `insert into busy_interval (${BUSY_COLUMNS.join(', ')}) values ${values}`, chunk.flat().map((v) => (v instanceof Date ? dateParam(em, v) : v)));
+      i += n;
+    }
+    this.cleared.length = 0;
+    this.rows.length = 0;
   }
 }
 
@@ -47,15 +79,17 @@ export async function recomputeBusy(
       }),
     );
     await em.transactional(async (tx) => {
+      const busy = new BusyRows();
       for (const [n, event] of events.entries()) {
         const reading = readings[n];
         if ('malformed' in reading) {
           skipped.push(event.href);
           continue;
         }
-        await replaceBusy(tx, event, users.get(event.calendar.integration.user.id)!.id, reading.events);
+        busy.replace(event, users.get(event.calendar.integration.user.id)!.id, reading.events, false);
         done++;
       }
+      await busy.write(tx);
     });
     changed([...users.keys()]);
   }

@@ -3,7 +3,7 @@ import { guardCalendarObject, MalformedCalendarObject } from './guard';
 
 export { MalformedCalendarObject };
 import { describeFrequency, EXPANSION_LIMITS, fastForward, neverOccurs, seriesEnd, SUB_DAILY } from './recurrence-bounds';
-import { instantOf, registerTimezones, requireZone, zoneFor } from './timezones';
+import { instantOf, registerTimezones, requireZone, shareZones, zoneFor } from './timezones';
 
 /** A half-open UTC interval [start, end). */
 export interface Interval {
@@ -232,6 +232,7 @@ export function parseCalendarObject(ics: string, ctx: BusyContext): ParsedEvent[
   const zone = requireZone(ctx.timezone);
   try {
     const root = new ICAL.Component(ICAL.parse(ics));
+    shareZones(root);
     const byUid = new Map<string, ICAL.Component[]>();
     for (const v of root.getAllSubcomponents('vevent')) {
       const uid = text(v, 'uid') ?? '';

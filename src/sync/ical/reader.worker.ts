@@ -47,3 +47,16 @@ export default function readObject(task: ReadTask): WireReading {
     return { malformed: e instanceof MalformedCalendarObject ? e.message : `cannot be read (${(e as Error).message})` };
   }
 }
+
+/** Several objects of one calendar, read with the same context (what `readObjects` takes). */
+export interface ReadBatch extends Omit<ReadTask, 'data'> {
+  data: string[];
+}
+
+/**
+ * Reads several objects in one task, in order, each as `readObject` does: one message each way for a
+ * batch instead of one per object (an import of 4,000 small objects waited on messages as long as it parsed).
+ */
+export function readObjects(batch: ReadBatch): WireReading[] {
+  return batch.data.map((data) => readObject({ ...batch, data }));
+}

@@ -68,7 +68,8 @@ export async function readCalendar(
 
   const wanted = planFetch(stored, listing);
   const objects = await fetchObjects(client, calendar.href, wanted);
-  const fetched = new Map(await Promise.all(objects.map(async (o) => [o.href, toFetched(o, await reader.read(o.data, ctx))] as const)));
+  const readings = await reader.readAll(objects.map((o) => o.data), ctx);
+  const fetched = new Map(objects.map((o, i) => [o.href, toFetched(o, readings[i])] as const));
   return { listing, fetched, token, ctag, warnings };
 }
 

@@ -1,5 +1,4 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { BusyInterval } from '../../entities/busy-interval.entity';
 import type { ConflictWarning } from '../../entities/conflict-warning.entity';
 import type { ExternalCalendar } from '../../entities/external-calendar.entity';
 import { EventOrigin, ExternalEvent } from '../../entities/external-event.entity';
@@ -7,8 +6,8 @@ import { OutboxEntry } from '../../entities/outbox-entry.entity';
 import { AppointmentSyncLink } from '../../entities/sync-link.entity';
 import { applyICloudEdit } from './appointment-from-icloud';
 import { linkState } from '../outbound/sync-link-state';
-import { replaceBusy } from '../busy-index';
-import { deletedWarning, doubleBookings } from '../conflicts';
+import { BusyRows } from '../busy-index';
+import { DoubleBookingCheck, deletedWarning } from '../conflicts';
 import type { ParsedEvent } from '../ical/calendar-object';
 import type { InboundPlan } from './inbound.planner';
 import { CRM_UID_SUFFIX, parseSyncKey } from '../sync-key';
@@ -35,6 +34,10 @@ interface Scope {
   user: { id: string; tenantId: string };
   existing: Map<string, ExternalEvent>;
   links: Map<string, AppointmentSyncLink>;
+  /** Busy rows written in bulk before the transaction commits. */
+  busy: BusyRows;
+  /** The user's bookings that the new busy time of the whole plan could overlap, read once. */
+  overlaps: DoubleBookingCheck;
 }
 
 const emptyResult = (): ApplyResult => ({ created: 0, updated: 0, deleted: 0, warnings: [], conflicts: [] });
@@ -63,8 +66,9 @@ export async function applyInbound(
   try {
     return await em.fork().transactional(async (tx) => {
       const result = emptyResult();
-      const scope = await loadScope(tx, calendar, user, hrefsOf(plan.actions));
+      const scope = await loadScope(tx, calendar, user, plan.actions);
       for (const action of plan.actions) await applyAction(scope, action, result);
+      await scope.busy.write(tx);
       advanceCursor(tx, calendar, plan, cursor, full, result);
       return result;
     });
@@ -87,7 +91,7 @@ async function applyOneByOne(
   for (const action of plan.actions) {
     let own = emptyResult();
     try {
-      await em.fork().transactional(async (tx) => applyAction(await loadScope(tx, calendar, user, hrefsOf([action])), action, own));
+      await em.fork().transactional(async (tx) => applyAlone(tx, calendar, user, action, own));
     } catch (e) {
       own = emptyResult();
       if (!('href' in action)) throw e;
@@ -96,7 +100,7 @@ async function applyOneByOne(
       if ('etag' in action) {
         // Remembered with its etag like an unreadable object: named in the status until it changes in iCloud.
         const skip: Action = { type: 'skipMalformed', href: action.href, etag: action.etag, label, reason };
-        await em.fork().transactional(async (tx) => applyAction(await loadScope(tx, calendar, user, [action.href]), skip, own));
+        await em.fork().transactional(async (tx) => applyAlone(tx, calendar, user, skip, own));
       } else {
         // A deletion that could not be recorded: the cursor stays, so that the next sync lists it again.
         own.warnings.push(`the deletion of ${label} ${reason}: retried next sync`);
@@ -117,10 +121,19 @@ function storeFailure(e: unknown): string {
   return String((e as Error)?.message ?? e).split(' - ').pop()!.trim().split('\n')[0].slice(0, 160);
 }
 
-async function loadScope(tx: EntityManager, calendar: ExternalCalendar, user: { id: string; tenantId: string }, hrefs: string[]): Promise<Scope> {
+/** One action in a transaction of its own (after the plan as a whole failed). */
+async function applyAlone(tx: EntityManager, calendar: ExternalCalendar, user: { id: string; tenantId: string }, action: Action, result: ApplyResult): Promise<void> {
+  const scope = await loadScope(tx, calendar, user, [action]);
+  await applyAction(scope, action, result);
+  await scope.busy.write(tx);
+}
+
+async function loadScope(tx: EntityManager, calendar: ExternalCalendar, user: { id: string; tenantId: string }, actions: Action[]): Promise<Scope> {
+  const hrefs = hrefsOf(actions);
   const existing = new Map((await tx.find(ExternalEvent, { calendar, href: { $in: hrefs } })).map((e) => [e.href, e]));
   const links = new Map((await tx.find(AppointmentSyncLink, { userId: user.id, href: { $in: hrefs } })).map((l) => [l.href!, l]));
-  return { tx, calendar, user, existing, links };
+  const busy = actions.flatMap((a) => (a.type === 'upsertBusy' ? a.events.flatMap((e) => e.busy) : []));
+  return { tx, calendar, user, existing, links, busy: new BusyRows(), overlaps: await DoubleBookingCheck.load(tx, user, busy) };
 }
 
 /** The calendar's cursor and listing state once its actions are applied. */
@@ -132,24 +145,25 @@ function advanceCursor(tx: EntityManager, calendar: ExternalCalendar, plan: Inbo
   tx.persist(calendar);
 }
 
-async function store({ tx, calendar, user, existing }: Scope, s: Stored): Promise<ExternalEvent> {
-  const event = existing.get(s.href) ?? tx.create(ExternalEvent, { calendar, href: s.href, etag: s.etag, uid: '', contentHash: '', raw: '' });
+function store({ tx, calendar, user, existing, busy }: Scope, s: Stored): ExternalEvent {
+  const held = existing.get(s.href);
+  const event = held ?? tx.create(ExternalEvent, { calendar, href: s.href, etag: s.etag, uid: '', contentHash: '', raw: '' });
   existing.set(s.href, event);
   const main = s.events[0];
   Object.assign(event, { etag: s.etag, uid: main.uid, contentHash: s.contentHash, summary: main.summary, raw: s.data, origin: originOf(s.events), lastModified: main.lastModified, unreadable: null });
-  await replaceBusy(tx, event, user.id, s.events);
+  busy.replace(event, user.id, s.events, !held);
   return event;
 }
 
 /** Applies one action of the plan (one row of the truth table in `inbound.planner.ts`), adding to `result`. */
 async function applyAction(scope: Scope, action: Action, result: ApplyResult): Promise<void> {
-  const { tx, calendar, user, existing, links } = scope;
+  const { tx, calendar, user, existing, links, overlaps } = scope;
   switch (action.type) {
     case 'upsertBusy': {
-      const event = await store(scope, action);
+      const event = store(scope, action);
       result[action.change === 'created' ? 'created' : 'updated']++;
       result.warnings.push(...action.events.flatMap((e) => e.warnings));
-      if (event.origin === EventOrigin.ICLOUD) result.conflicts.push(...(await doubleBookings(tx, user, action.events.flatMap((e) => e.busy), `"${action.events[0].summary ?? 'An iCloud event'}"`, action.href)));
+      if (event.origin === EventOrigin.ICLOUD) result.conflicts.push(...overlaps.warn(action.events.flatMap((e) => e.busy), `"${action.events[0].summary ?? 'An iCloud event'}"`, action.href));
       break;
     }
     case 'updateAppointmentFromICloud': {
@@ -157,14 +171,15 @@ async function applyAction(scope: Scope, action: Action, result: ApplyResult): P
       // A push finished while this calendar was read: what was fetched is older than the copy now. Leave
       // it to the next sync (which sees our write as our own) instead of moving the appointment back.
       if (!link || link.contentHash !== action.linkHash) break;
-      await store(scope, { ...action, events: [action.event] });
+      store(scope, { ...action, events: [action.event] });
       const target = parseSyncKey(action.syncKey);
       const appointment = target.kind === 'appointment' ? await applyICloudEdit(tx, target.appointmentId, action.event) : null;
       linkState.editedInICloud(link, action.etag, action.contentHash, appointment?.updatedAt ?? null);
       if (appointment) {
         result.updated++;
         const moved = { start: appointment.startsAt, end: appointment.endsAt };
-        result.conflicts.push(...(await doubleBookings(tx, user, [moved], `"${appointment.title}" (moved in iCloud)`, action.href, appointment.id)));
+        const check = await DoubleBookingCheck.load(tx, user, [moved], appointment.id);
+        result.conflicts.push(...check.warn([moved], `"${appointment.title}" (moved in iCloud)`, action.href));
       }
       break;
     }
@@ -190,7 +205,7 @@ async function applyAction(scope: Scope, action: Action, result: ApplyResult): P
       break;
     case 'removeBusy': {
       const event = existing.get(action.href)!;
-      await tx.nativeDelete(BusyInterval, { event });
+      scope.busy.replace(event, user.id, [], false);
       tx.remove(event);
       result.deleted++;
       break;
