@@ -3,7 +3,7 @@ import '../src/production-mode';
 import 'reflect-metadata';
 import { createDAVClient } from 'tsdav';
 import { CalDavClient } from '../src/sync/caldav/caldav.client';
-import { readCalendar } from '../src/sync/inbound/calendar-reader';
+import { readCalendar, readObjects } from '../src/sync/inbound/calendar-reader';
 import { horizon } from '../src/sync/horizon';
 import { createIcalReader } from '../src/sync/ical/reader.pool';
 import type { StoredObject } from '../src/sync/inbound/inbound.planner';
@@ -56,8 +56,8 @@ async function benchSync(): Promise<BenchResult[]> {
     const client = () => new CalDavClient({ serverUrl: account.serverUrl, username: account.appleId, password: account.appSpecificPassword, timeoutMs: 30000 });
 
     // Ours: a first full read gives the token and status rows; later reads start from them.
-    const first = await readCalendar(client(), { href: calendarUrl, syncToken: null, ctag: null, lastFullSyncAt: null }, new Map(), ctx, reader);
-    const stored = new Map<string, StoredObject>([...first.fetched.values()].map((o) => [o.href, { href: o.href, etag: o.etag, contentHash: 'contentHash' in o ? o.contentHash : '' }]));
+    const first = await readCalendar(client(), { href: calendarUrl, syncToken: null, ctag: null, lastFullSyncAt: null }, new Map());
+    const stored = new Map<string, StoredObject>([...(await readObjects(reader, first.objects, ctx)).values()].map((o) => [o.href, { href: o.href, etag: o.etag, contentHash: 'contentHash' in o ? o.contentHash : '' }]));
     const state = { href: calendarUrl, syncToken: first.token, ctag: first.ctag, lastFullSyncAt: new Date() };
 
     let requests = 0;
@@ -77,7 +77,7 @@ async function benchSync(): Promise<BenchResult[]> {
     };
     const oursRead = async () => {
       const c = client();
-      await readCalendar(c, state, stored, ctx, reader);
+      await readObjects(reader, (await readCalendar(c, state, stored)).objects, ctx);
       return c.requests;
     };
 

@@ -28,6 +28,8 @@ export interface Config {
   syncLeaseSeconds: number;
   /** A user's `syncNow` this soon after the integration's last run is refused with TOO_MANY_REQUESTS. */
   syncNowMinIntervalSeconds: number;
+  /** Fetched objects of a calendar parsed and stored per transaction during a sync. */
+  syncBatchObjects: number;
   /** First wait after a failed sync or push; doubles per failure up to 60 times this. */
   syncRetryBaseSeconds: number;
   /** Failed connect attempts allowed per user within `connectThrottleWindowSeconds`. */
@@ -124,6 +126,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     syncPerHost: Math.max(1, intOf(env.SYNC_PER_HOST, 2, 'SYNC_PER_HOST')),
     syncLeaseSeconds: Math.max(5, intOf(env.SYNC_LEASE_SECONDS, 300, 'SYNC_LEASE_SECONDS')),
     syncNowMinIntervalSeconds: intOf(env.SYNC_NOW_MIN_INTERVAL_SECONDS, 10, 'SYNC_NOW_MIN_INTERVAL_SECONDS'),
+    syncBatchObjects: Math.max(1, intOf(env.SYNC_BATCH_OBJECTS, 500, 'SYNC_BATCH_OBJECTS')),
     syncRetryBaseSeconds: Math.max(1, intOf(env.SYNC_RETRY_BASE_SECONDS, 30, 'SYNC_RETRY_BASE_SECONDS')),
     connectThrottleLimit: intOf(env.CONNECT_THROTTLE_LIMIT, 5, 'CONNECT_THROTTLE_LIMIT'),
     connectThrottleAppleIdLimit: intOf(env.CONNECT_THROTTLE_APPLE_ID_LIMIT, 10, 'CONNECT_THROTTLE_APPLE_ID_LIMIT'),

@@ -50,6 +50,8 @@ describe('crashes lose nothing', () => {
       SYNC_INTERVAL_SECONDS: '1',
       SYNC_LEASE_SECONDS: '5',
       SYNC_NOW_MIN_INTERVAL_SECONDS: '0',
+      // Objects stored two per transaction: kills also land between the batches of one calendar.
+      SYNC_BATCH_OBJECTS: '2',
       CALDAV_TIMEOUT_MS: '3000',
       LOG_LEVEL: 'info',
     };

@@ -31,6 +31,26 @@ describe.each(TARGETS)('inbound sync from $name', ({ start }) => {
     expect(run).toMatchObject({ requests: 2, created: 1 });
   });
 
+  it('stores more changed objects than one batch in several transactions, and then syncs at the floor again', async () => {
+    const f = await fixture({ SYNC_BATCH_OBJECTS: '2' });
+    const urls: string[] = [];
+    for (let i = 0; i < 5; i++) urls.push(await f.phone.put('work', vevent(`batch-${i}`, dayAt(1 + i, 9), dayAt(1 + i, 10), `Batch ${i}`)));
+    expect(await f.syncNow()).toMatchObject({ outcome: 'SUCCESS', created: 5, requests: 2 });
+    expect((await f.blocked()).map((b) => b.title)).toEqual(['Batch 0', 'Batch 1', 'Batch 2', 'Batch 3', 'Batch 4']);
+    expect(await f.syncNow()).toMatchObject({ created: 0, updated: 0, requests: 1 });
+    // Three changes (two batches) and a deletion (applied with the last batch, which moves the cursor).
+    for (const i of [0, 2, 4]) await f.phone.put('work', vevent(`batch-${i}`, dayAt(1 + i, 14), dayAt(1 + i, 15), `Moved ${i}`), urls[i].split('/').pop());
+    await f.phone.delete(urls[3]);
+    expect(await f.syncNow()).toMatchObject({ outcome: 'SUCCESS', created: 0, updated: 3, deleted: 1, requests: 2 });
+    expect((await f.blocked()).map((b) => [b.title, b.startsAt])).toEqual([
+      ['Moved 0', dayAt(1, 14).replace('Z', '.000Z')],
+      ['Batch 1', dayAt(2, 9).replace('Z', '.000Z')],
+      ['Moved 2', dayAt(3, 14).replace('Z', '.000Z')],
+      ['Moved 4', dayAt(5, 14).replace('Z', '.000Z')],
+    ]);
+    expect(await f.syncNow()).toMatchObject({ created: 0, updated: 0, deleted: 0, requests: 1 });
+  });
+
   it('follows a move, a retitle and a deletion made on the phone', async () => {
     const f = await fixture();
     const url = await f.phone.put('work', vevent('lunch', dayAt(4, 12), dayAt(4, 13), 'Lunch'));

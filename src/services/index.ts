@@ -70,6 +70,7 @@ export function createServices(config: Config, orm: Orm, events: EventBus, logge
     orm,
     leaseSeconds: config.syncLeaseSeconds,
     syncNowMinIntervalSeconds: config.syncNowMinIntervalSeconds,
+    batchObjects: config.syncBatchObjects,
     reader: ical,
     events,
     logger,

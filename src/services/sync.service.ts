@@ -14,15 +14,15 @@ import type { ConflictWarning } from '../entities/conflict-warning.entity';
 import { OutboxEntry } from '../entities/outbox-entry.entity';
 import { AppointmentSyncLink } from '../entities/sync-link.entity';
 import type { CrmCopy } from '../sync/inbound/inbound.planner';
-import type { CalDavClient } from '../sync/caldav/caldav.client';
+import type { CalDavClient, CalendarObject } from '../sync/caldav/caldav.client';
 import type { CalDavClients } from '../sync/caldav/caldav-clients';
 import { CalDavError } from '../sync/caldav/caldav.errors';
-import { readCalendar } from '../sync/inbound/calendar-reader';
+import { readCalendar, readObjects } from '../sync/inbound/calendar-reader';
 import { horizon } from '../sync/horizon';
 import type { IcalReader } from '../sync/ical/reader.pool';
 import { claimLease, releaseLease, renewLease } from '../sync/lease';
 import { applyInbound } from '../sync/inbound/inbound.executor';
-import { planInbound, type StoredObject } from '../sync/inbound/inbound.planner';
+import { planInbound, type Listing, type StoredObject } from '../sync/inbound/inbound.planner';
 import { CALENDAR_LIST_EVERY_MS } from './calendar-list';
 import type { IntegrationStatusMachine } from './integration-status';
 import type { OutboxService } from './outbox.service';
@@ -42,6 +42,8 @@ export interface SyncServiceDeps {
   reader: IcalReader;
   /** A `syncNow` this soon after the integration's last run is refused (0: never). */
   syncNowMinIntervalSeconds: number;
+  /** Fetched objects read and applied per transaction (see `syncCalendar`). */
+  batchObjects: number;
   /** Told when an account answers again after failed runs: its failed pushes are retried at once. */
   outbox: Pick<OutboxService, 'retryFailed'>;
 }
@@ -203,14 +205,33 @@ export class SyncService {
     try {
       // Copies before the listing: a push that ends while the calendar is read is then a pending push for the planner.
       const copies = await crmCopies(em, integration.user.id, calendar.href);
-      const reading = await readCalendar(client, calendar, stored, ctx, this.deps.reader);
-      const plan = planInbound({ stored, listing: reading.listing, fetched: reading.fetched, emptyListingConfirmed: calendar.emptyListingSince !== null, copies });
-      const applied = await applyInbound(em, calendar, integration.user, plan, reading, reading.listing.kind === 'full');
-      run.created += applied.created;
-      run.updated += applied.updated;
-      run.deleted += applied.deleted;
-      run.warnings = [...run.warnings, ...reading.warnings, ...applied.warnings];
-      return applied.conflicts;
+      const reading = await readCalendar(client, calendar, stored);
+      run.warnings = [...run.warnings, ...reading.warnings];
+      // The fetched objects are read and applied in parts, each part parsed while the one before is stored: an
+      // import of thousands of objects holds one part's parsed events and entities at a time. Every part but
+      // the last is applied as an incremental listing of its own objects, keeping the old cursor (a crash
+      // keeps what was stored, and the next run fetches only the rest); the last applies the whole listing
+      // (deletions, held mass deletions) and moves the cursor.
+      const parts: CalendarObject[][] = [];
+      for (let i = 0; i === 0 || i < reading.objects.length; i += this.deps.batchObjects) parts.push(reading.objects.slice(i, i + this.deps.batchObjects));
+      const conflicts: ConflictWarning[] = [];
+      const handled = new Set<string>();
+      let next = readObjects(this.deps.reader, parts[0], ctx);
+      for (const [n, part] of parts.entries()) {
+        const fetched = await next;
+        const last = n === parts.length - 1;
+        if (!last) next = readObjects(this.deps.reader, parts[n + 1], ctx);
+        const listing: Listing = last ? reading.listing : { kind: 'incremental', changed: part.map((o) => ({ href: o.href, etag: o.etag })), removed: [] };
+        const plan = planInbound({ stored, listing, fetched, emptyListingConfirmed: calendar.emptyListingSince !== null, copies, handled });
+        const applied = await applyInbound(em, calendar, integration.user, last ? plan : { ...plan, advanceToken: false }, reading, last && reading.listing.kind === 'full');
+        for (const o of part) handled.add(o.href);
+        run.created += applied.created;
+        run.updated += applied.updated;
+        run.deleted += applied.deleted;
+        run.warnings = [...run.warnings, ...applied.warnings];
+        conflicts.push(...applied.conflicts);
+      }
+      return conflicts;
     } catch (e) {
       // One calendar the server cannot serve (removed in iCloud, malformed answer) does not stop the others.
       if (!(e instanceof CalDavError) || e.failure !== 'BAD_RESPONSE') throw e;

@@ -4,10 +4,10 @@ import { EventOrigin, ExternalEvent } from '../entities/external-event.entity';
 import { User } from '../entities/user.entity';
 import type { Interval, ParsedEvent } from './ical/calendar-object';
 import type { IcalReader } from './ical/reader.pool';
-import { dateParam, placeholders, plainWrite } from '../services/plain-rows';
+import { insertRows, placeholders, plainWrite } from '../services/plain-rows';
 
-/** Rows per INSERT: powers of two up to this, so that a handful of statement texts serve every count. */
-const INSERT_ROWS = 256;
+/** Events per DELETE of their busy rows. */
+const CLEAR_EVENTS = 256;
 const BUSY_COLUMNS = ['id', 'user_id', 'calendar_id', 'event_id', 'starts_at', 'ends_at', 'title'];
 
 /**
@@ -29,21 +29,13 @@ export class BusyRows {
     }
   }
 
-  /** Flushes `em` (the events the rows point to must exist), then deletes and inserts what was collected. */
+  /** Deletes and inserts what was collected, in `em`'s transaction (the events the rows point to must be stored). */
   async write(em: EntityManager): Promise<void> {
-    await em.flush();
-    for (let i = 0; i < this.cleared.length; i += INSERT_ROWS) {
-      const ids = this.cleared.slice(i, i + INSERT_ROWS);
+    for (let i = 0; i < this.cleared.length; i += CLEAR_EVENTS) {
+      const ids = this.cleared.slice(i, i + CLEAR_EVENTS);
       await plainWrite(em, `delete from busy_interval where event_id in (${placeholders(ids.length)})`, ids);
     }
-    for (let i = 0; i < this.rows.length; ) {
-      let n = INSERT_ROWS;
-      while (n > this.rows.length - i) n >>= 1;
-      const chunk = this.rows.slice(i, i + n);
-      const values = new Array(n).fill(`(${placeholders(BUSY_COLUMNS.length)})`).join(', ');
-      await plainWrite(em, `insert into busy_interval (${BUSY_COLUMNS.join(', ')}) values ${values}`, chunk.flat().map((v) => (v instanceof Date ? dateParam(em, v) : v)));
-      i += n;
-    }
+    await insertRows(em, 'busy_interval', BUSY_COLUMNS, this.rows);
     this.cleared.length = 0;
     this.rows.length = 0;
   }

@@ -3,9 +3,9 @@ import { syncFixture, type SyncFixture } from '../harness/sync-fixture';
 
 /**
  * Registers beforeAll/afterAll for a suite of sync fixtures on one CalDAV server: the server starts once,
- * each `fixture()` connects a new account, and everything stops at the end.
+ * each `fixture()` connects a new account (to a server started with `env`), and everything stops at the end.
  */
-export function syncSuite<T extends CalDavTarget>(start: () => Promise<T>): { target(): T; fixture(): Promise<SyncFixture> } {
+export function syncSuite<T extends CalDavTarget>(start: () => Promise<T>): { target(): T; fixture(env?: Record<string, string>): Promise<SyncFixture> } {
   let target: T | undefined;
   const fixtures: SyncFixture[] = [];
   beforeAll(async () => {
@@ -17,8 +17,8 @@ export function syncSuite<T extends CalDavTarget>(start: () => Promise<T>): { ta
   });
   return {
     target: () => target!,
-    fixture: async () => {
-      const f = await syncFixture(target!);
+    fixture: async (env) => {
+      const f = await syncFixture(target!, env);
       fixtures.push(f);
       return f;
     },

@@ -5,10 +5,10 @@ import type { IcalReader } from '../ical/reader.pool';
 import type { ObjectReading } from '../ical/reader.worker';
 import { looksLikeFullListing, planFetch, type FetchedObject, type Listing, type StoredObject } from './inbound.planner';
 
-/** What one calendar looks like remotely since the last sync, with the changed objects fetched and parsed. */
+/** What one calendar looks like remotely since the last sync, with the changed objects fetched (not yet read). */
 export interface CalendarReading {
   listing: Listing;
-  fetched: Map<string, FetchedObject>;
+  objects: CalendarObject[];
   /** The token to store after applying (null: the server has no sync-collection; ctag mode). */
   token: string | null;
   ctag: string | null;
@@ -26,14 +26,12 @@ const FETCH_ALL_ABOVE = 50;
  * nothing changed, one more (multiget, or calendar-query for many) when something did. A refused token
  * (Radicale 403, Xandikos 500) or a full listing posing as incremental (iCloud) leads to a full listing.
  * Servers without sync-collection fall back to getctag and an etag listing. Once a day the listing is full anyway.
- * Objects are read off the event loop by `reader`. Throws `CalDavError` for auth failures and unavailability.
+ * The objects come back as text: `readObjects` parses them. Throws `CalDavError` for auth failures and unavailability.
  */
 export async function readCalendar(
   client: CalDavClient,
   calendar: { href: string; syncToken: string | null; ctag: string | null; lastFullSyncAt: Date | null },
   stored: ReadonlyMap<string, StoredObject>,
-  ctx: BusyContext,
-  reader: IcalReader,
 ): Promise<CalendarReading> {
   const warnings: string[] = [];
   let listing: Listing | undefined;
@@ -66,11 +64,14 @@ export async function readCalendar(
     if (!full.token) ctag = await client.getCtag(calendar.href);
   }
 
-  const wanted = planFetch(stored, listing);
-  const objects = await fetchObjects(client, calendar.href, wanted);
+  const objects = await fetchObjects(client, calendar.href, planFetch(stored, listing));
+  return { listing, objects, token, ctag, warnings };
+}
+
+/** Parses, expands and hashes fetched objects off the event loop (`reader`): the fetched objects the planner takes, by href. */
+export async function readObjects(reader: IcalReader, objects: CalendarObject[], ctx: BusyContext): Promise<Map<string, FetchedObject>> {
   const readings = await reader.readAll(objects.map((o) => o.data), ctx);
-  const fetched = new Map(objects.map((o, i) => [o.href, toFetched(o, readings[i])] as const));
-  return { listing, fetched, token, ctag, warnings };
+  return new Map(objects.map((o, i) => [o.href, toFetched(o, readings[i])] as const));
 }
 
 async function fullListing(client: CalDavClient, href: string): Promise<{ members: { href: string; etag: string }[]; token: string | null }> {

@@ -8,6 +8,7 @@ import { applyICloudEdit } from './appointment-from-icloud';
 import { linkState } from '../outbound/sync-link-state';
 import { BusyRows } from '../busy-index';
 import { DoubleBookingCheck, deletedWarning } from '../conflicts';
+import { insertRows } from '../../services/plain-rows';
 import type { ParsedEvent } from '../ical/calendar-object';
 import type { InboundPlan } from './inbound.planner';
 import { CRM_UID_SUFFIX, parseSyncKey } from '../sync-key';
@@ -34,6 +35,8 @@ interface Scope {
   user: { id: string; tenantId: string };
   existing: Map<string, ExternalEvent>;
   links: Map<string, AppointmentSyncLink>;
+  /** Events new to this calendar, inserted in bulk (`writeRows`) rather than through the unit of work. */
+  fresh: ExternalEvent[];
   /** Busy rows written in bulk before the transaction commits. */
   busy: BusyRows;
   /** The user's bookings that the new busy time of the whole plan could overlap, read once. */
@@ -68,7 +71,7 @@ export async function applyInbound(
       const result = emptyResult();
       const scope = await loadScope(tx, calendar, user, plan.actions);
       for (const action of plan.actions) await applyAction(scope, action, result);
-      await scope.busy.write(tx);
+      await writeRows(scope);
       advanceCursor(tx, calendar, plan, cursor, full, result);
       return result;
     });
@@ -125,7 +128,27 @@ function storeFailure(e: unknown): string {
 async function applyAlone(tx: EntityManager, calendar: ExternalCalendar, user: { id: string; tenantId: string }, action: Action, result: ApplyResult): Promise<void> {
   const scope = await loadScope(tx, calendar, user, [action]);
   await applyAction(scope, action, result);
-  await scope.busy.write(tx);
+  await writeRows(scope);
+}
+
+const EVENT_COLUMNS = ['id', 'calendar_id', 'href', 'etag', 'uid', 'content_hash', 'summary', 'raw', 'origin', 'last_modified', 'unreadable', 'updated_at'];
+
+/** Writes what the actions collected: changes to stored rows (flush), then new events, then their busy rows. */
+async function writeRows({ tx, fresh, busy }: Scope): Promise<void> {
+  await tx.flush();
+  const rows = fresh.map((e) => [e.id, e.calendar.id, e.href, e.etag, e.uid, e.contentHash, e.summary, e.raw, e.origin, e.lastModified, e.unreadable, e.updatedAt]);
+  await insertRows(tx, 'external_event', EVENT_COLUMNS, rows);
+  await busy.write(tx);
+}
+
+/** The stored row of `href`, or a new one (inserted by `writeRows`). */
+function eventOf({ calendar, existing, fresh }: Scope, href: string): { event: ExternalEvent; isNew: boolean } {
+  const held = existing.get(href);
+  if (held) return { event: held, isNew: false };
+  const event = Object.assign(new ExternalEvent(), { calendar, href, etag: '', uid: '', contentHash: '', raw: '' });
+  existing.set(href, event);
+  fresh.push(event);
+  return { event, isNew: true };
 }
 
 async function loadScope(tx: EntityManager, calendar: ExternalCalendar, user: { id: string; tenantId: string }, actions: Action[]): Promise<Scope> {
@@ -133,7 +156,7 @@ async function loadScope(tx: EntityManager, calendar: ExternalCalendar, user: { 
   const existing = new Map((await tx.find(ExternalEvent, { calendar, href: { $in: hrefs } })).map((e) => [e.href, e]));
   const links = new Map((await tx.find(AppointmentSyncLink, { userId: user.id, href: { $in: hrefs } })).map((l) => [l.href!, l]));
   const busy = actions.flatMap((a) => (a.type === 'upsertBusy' ? a.events.flatMap((e) => e.busy) : []));
-  return { tx, calendar, user, existing, links, busy: new BusyRows(), overlaps: await DoubleBookingCheck.load(tx, user, busy) };
+  return { tx, calendar, user, existing, links, fresh: [], busy: new BusyRows(), overlaps: await DoubleBookingCheck.load(tx, user, busy) };
 }
 
 /** The calendar's cursor and listing state once its actions are applied. */
@@ -145,13 +168,11 @@ function advanceCursor(tx: EntityManager, calendar: ExternalCalendar, plan: Inbo
   tx.persist(calendar);
 }
 
-function store({ tx, calendar, user, existing, busy }: Scope, s: Stored): ExternalEvent {
-  const held = existing.get(s.href);
-  const event = held ?? tx.create(ExternalEvent, { calendar, href: s.href, etag: s.etag, uid: '', contentHash: '', raw: '' });
-  existing.set(s.href, event);
+function store(scope: Scope, s: Stored): ExternalEvent {
+  const { event, isNew } = eventOf(scope, s.href);
   const main = s.events[0];
   Object.assign(event, { etag: s.etag, uid: main.uid, contentHash: s.contentHash, summary: main.summary, raw: s.data, origin: originOf(s.events), lastModified: main.lastModified, unreadable: null });
-  busy.replace(event, user.id, s.events, !held);
+  scope.busy.replace(event, scope.user.id, s.events, isNew);
   return event;
 }
 
@@ -213,8 +234,7 @@ async function applyAction(scope: Scope, action: Action, result: ApplyResult): P
     case 'skipMalformed': {
       // Remembered with its etag: not fetched again until it changes, and named in the status until then.
       // Busy time it had from an earlier, readable version stays (never "free" on a guess).
-      const event = existing.get(action.href) ?? tx.create(ExternalEvent, { calendar, href: action.href, etag: action.etag, uid: '', contentHash: '', raw: '' });
-      existing.set(action.href, event);
+      const { event } = eventOf(scope, action.href);
       Object.assign(event, { etag: action.etag, summary: action.label, unreadable: action.reason });
       result.warnings.push(`skipped ${action.label}: ${action.reason}`);
       break;

@@ -85,6 +85,8 @@ export function planInbound(input: {
   emptyListingConfirmed: boolean;
   /** Pushed copies of CRM appointments in this calendar, by href. */
   copies?: ReadonlyMap<string, CrmCopy>;
+  /** Listed members an earlier part of the same run decided and applied (a large fetch is applied in parts). */
+  handled?: ReadonlySet<string>;
 }): InboundPlan {
   const { stored, listing, fetched } = input;
   const copies = input.copies ?? new Map<string, CrmCopy>();
@@ -117,6 +119,8 @@ export function planInbound(input: {
   }
 
   for (const member of listed) {
+    // Decided by an earlier part of this run, from the object fetched with it.
+    if (input.handled?.has(member.href)) continue;
     const old = stored.get(member.href);
     const got = fetched.get(member.href);
     // Same etag as stored: unchanged (or our own write, already recorded).
