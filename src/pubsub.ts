@@ -16,8 +16,9 @@ export interface Topics {
   SYNC_RESULT: [Audience & { run: SyncRunView }];
   CONFLICT_WARNING: [Audience & { warning: ConflictWarningView }];
   /**
-   * Internal, never sent to clients: the iCloud busy time of these users (internal ids; null: everyone) changed
-   * in the database, so every instance drops what its `BusyTimeIndex` holds for them. Published after the commit.
+   * Internal, never sent to clients: the iCloud busy time or the CRM appointments of these users (internal ids;
+   * null: everyone) changed in the database, so every instance drops what its `BusyTimeIndex` holds for them.
+   * Published after the commit.
    */
   BUSY_CHANGED: [{ userIds: string[] | null }];
 }

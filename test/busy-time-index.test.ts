@@ -43,7 +43,7 @@ describe('the busy-time index', () => {
     await em.flush();
   }
 
-  const starts = async (index: BusyTimeIndex, userId: string, now?: number) => [...(await index.of(app.server.orm.fork(), [userId], now)).get(userId)!.starts];
+  const starts = async (index: BusyTimeIndex, userId: string, now?: number) => [...(await index.of(app.server.orm.fork(), [userId], now)).get(userId)!.icloud.starts];
 
   it('reads a user\'s busy time once and again only after BUSY_CHANGED names that user (or everyone)', async () => {
     const { user, work } = await member('cache-1');
@@ -75,7 +75,7 @@ describe('the busy-time index', () => {
     try {
       const reading = index.of(app.server.orm.fork(), [user.id]);
       index.invalidate([user.id]);
-      expect([...(await reading).get(user.id)!.starts]).toEqual([]);
+      expect([...(await reading).get(user.id)!.icloud.starts]).toEqual([]);
       expect(index.size).toBe(0);
       await busy(work, user.id, tomorrow, tomorrow + HOUR);
       expect(await starts(index, user.id)).toEqual([tomorrow]);
@@ -138,5 +138,40 @@ describe('the busy-time index', () => {
     expect(await offered()).toEqual([12 * HOUR]);
     dataOf(await app.gql(token, `mutation($id: ID!) { disconnectCalendarIntegration(id: $id) }`, { id: integration.id }));
     expect(await offered()).toEqual([10 * HOUR, 11 * HOUR, 12 * HOUR]);
+  });
+
+  it('holds the members\' appointments and recent load too: a booking, a move and a cancel show at once, and the round robin ranks from it', async () => {
+    await member('cache-8');
+    await member('cache-9');
+    const admin = app.token('boss', 'tenant-a', 'admin');
+    const allDay = [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '00:00', end: '24:00' }));
+    const { id } = dataOf(
+      await app.gql(admin, `mutation($i: CreateCrmCalendarInput!) { createCrmCalendar(input: $i) { id } }`, {
+        i: { name: 'Demo', type: 'ROUND_ROBIN', roundRobinMode: 'EQUAL_DISTRIBUTION', timezone: 'UTC', slotDurationMinutes: 60, openHours: allDay, teamMembers: [{ userId: 'cache-8' }, { userId: 'cache-9' }] },
+      }),
+    ).createCrmCalendar as { id: string };
+    const offered = async () =>
+      (
+        dataOf(
+          await app.gql(admin, `query($c: ID!, $f: DateTimeISO!, $t: DateTimeISO!) { availableSlots(calendarId: $c, from: $f, to: $t) { startsAt availableUserIds } }`, {
+            c: id,
+            f: new Date(tomorrow + 10 * HOUR),
+            t: new Date(tomorrow + 13 * HOUR),
+          }),
+        ).availableSlots as { startsAt: string; availableUserIds: string[] }[]
+      ).map((s) => [(new Date(s.startsAt).getTime() - tomorrow) / HOUR, s.availableUserIds.join(',')]);
+    const both = 'cache-8,cache-9';
+    // Read once, so that both members are held in memory from here on.
+    expect(await offered()).toEqual([[10, both], [11, both], [12, both]]);
+    const book = async (hour: number) =>
+      dataOf(await app.gql(admin, `mutation($i: BookAppointmentInput!) { bookAppointment(input: $i) { id assignedUserIds } }`, { i: { calendarId: id, startsAt: new Date(tomorrow + hour * HOUR), contact: { name: 'Lead' } } })).bookAppointment as { id: string; assignedUserIds: string[] };
+    const first = await book(10);
+    expect(first.assignedUserIds).toEqual(['cache-8']);
+    // cache-8 is busy at 10 and has one recent appointment: cache-9 comes first everywhere else.
+    expect(await offered()).toEqual([[10, 'cache-9'], [11, 'cache-9,cache-8'], [12, 'cache-9,cache-8']]);
+    dataOf(await app.gql(admin, `mutation($i: RescheduleAppointmentInput!) { rescheduleAppointment(input: $i) { id } }`, { i: { id: first.id, startsAt: new Date(tomorrow + 12 * HOUR) } }));
+    expect(await offered()).toEqual([[10, 'cache-9,cache-8'], [11, 'cache-9,cache-8'], [12, 'cache-9']]);
+    dataOf(await app.gql(admin, `mutation($id: ID!) { cancelAppointment(id: $id) { id } }`, { id: first.id }));
+    expect(await offered()).toEqual([[10, both], [11, both], [12, both]]);
   });
 });

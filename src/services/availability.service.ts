@@ -1,5 +1,4 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { LibSqlDriver } from '@mikro-orm/libsql';
 import { computeAvailability, type Block, type EngineMember, type SlotAvailability } from '../availability/availability.engine';
 import type { CalendarRules } from '../availability/calendar-rules';
 import { candidateSlots } from '../availability/slots';
@@ -12,13 +11,22 @@ import { explainSlot, type ExplainedBlock, type MemberConnection, type SlotExpla
 import { formatLocal } from '../availability/zoned-time';
 import { AppError } from '../errors';
 import { isTimeZone } from '../sync/ical/timezones';
-import type { BusyTimeIndex } from './busy-time-index.service';
+import type { BusyTimeIndex, IndexedUser } from './busy-time-index.service';
 import type { CrmCalendarService } from './crm-calendar.service';
-import { busyScope, readBusy } from './busy-scope';
+import { busyScope, readAppointmentBlocks, readBusy, readRecentBookings } from './busy-scope';
 import { asDate, dateParam, placeholders, plainRows, reads } from './plain-rows';
 import { checkRange } from './range';
 
 const DAY_MS = 86400000;
+/** A round robin evens out the appointments of this many days back. */
+const RECENT_DAYS = 30;
+
+/** Recent appointments of `calendarId` per user, from what the index holds (booked since `since`). */
+function recentFrom(indexed: Map<string, IndexedUser>, calendarId: string, since: Date): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const [userId, user] of indexed) counts.set(userId, user.booked.filter((b) => b.calendarId === calendarId && b.createdAt >= since.getTime()).length);
+  return counts;
+}
 
 /** iCloud busy time of the users (see `busyScope`) overlapping [from, to), added to `blocks`. */
 function addBusy(em: EntityManager, blocks: Map<string, Block[]>, userIds: string[], from: Date, to: Date): Promise<void> {
@@ -28,36 +36,18 @@ function addBusy(em: EntityManager, blocks: Map<string, Block[]>, userIds: strin
 /**
  * The users' active CRM appointments (any calendar) whose blocks, buffers included, overlap [from, to), added
  * to `blocks`. Only the sessions of `calendar` (a class calendar) carry their sync key: no other key can be the
- * key of one of its sessions, which is all the engine compares keys for. The appointment table is joined for
- * those sessions only.
+ * key of one of its sessions, which is all the engine compares keys for.
  */
-async function addAppointments(em: EntityManager, blocks: Map<string, Block[]>, userIds: string[], from: Date, to: Date, calendar: { id: string; type: CrmCalendarType }): Promise<void> {
-  const sessions = calendar.type === CrmCalendarType.CLASS_BOOKING;
-  const scope = {
-    from: `appointment_assignee aa${sessions ? ' left join appointment a on a.id = aa.appointment_id and a.calendar_id = ?' : ''}`,
-    where: `aa.user_id in (${placeholders(userIds.length)}) and aa.active = ? and aa.block_start < ? and aa.block_end > ?`,
-    params: [...(sessions ? [calendar.id] : []), ...userIds, true, dateParam(em, to), dateParam(em, from)],
-  };
-  const add = (userId: string, blockStart: unknown, blockEnd: unknown, id: string, sessionStart: unknown) => {
-    const syncKey = sessionStart === null || sessionStart === undefined || sessionStart === '' ? undefined : syncKeyOf({ id, startsAt: asDate(sessionStart), calendar });
-    blocks.get(userId)!.push({ start: asDate(blockStart), end: asDate(blockEnd), syncKey, appointmentId: id });
-  };
-  const session = sessions ? 'a.starts_at' : 'null';
-  if (em.getDriver() instanceof LibSqlDriver) {
-    // One row per user (see `readBusy`): `block_start,block_end,appointment_id,session_start;...` (ids hold no
-    // comma or semicolon; the session start is empty for anything but a session of this calendar).
-    const fields = `aa.block_start || ',' || aa.block_end || ',' || aa.appointment_id || ',' || coalesce(${session}, '')`;
-    for (const r of await plainRows(em, `select aa.user_id, group_concat(${fields}, ';') as list from ${scope.from} where ${scope.where} group by aa.user_id`, scope.params)) {
-      for (const item of (r.list as string).split(';')) {
-        const [blockStart, blockEnd, id, sessionStart] = item.split(',');
-        add(r.user_id as string, blockStart, blockEnd, id, sessionStart);
-      }
-    }
-    return;
-  }
-  for (const a of await plainRows(em, `select aa.user_id, aa.block_start, aa.block_end, aa.appointment_id, ${session} as session_start from ${scope.from} where ${scope.where}`, scope.params)) {
-    add(a.user_id as string, a.block_start, a.block_end, a.appointment_id as string, a.session_start);
-  }
+function addAppointments(em: EntityManager, blocks: Map<string, Block[]>, userIds: string[], from: Date, to: Date, calendar: { id: string; type: CrmCalendarType }): Promise<void> {
+  const sessions = calendar.type === CrmCalendarType.CLASS_BOOKING ? calendar : undefined;
+  return readAppointmentBlocks(
+    em,
+    userIds,
+    from,
+    to,
+    (b) => blocks.get(b.userId)!.push({ start: b.start, end: b.end, appointmentId: b.appointmentId, syncKey: b.sessionStart ? syncKeyOf({ id: b.appointmentId, startsAt: b.sessionStart, calendar }) : undefined }),
+    sessions,
+  );
 }
 
 /**
@@ -110,17 +100,11 @@ async function seatsTakenOf(em: EntityManager, calendar: { id: string }, first: 
   return taken;
 }
 
-/** Appointments of the calendar booked since `since` and still booked, per assigned user, counted by the database. */
+/** Appointments of the calendar booked since `since` and still booked, per assigned user. */
 async function recentCounts(em: EntityManager, calendar: { id: string }, userIds: string[], since: Date): Promise<Map<string, number>> {
-  const rows = await plainRows(
-    em,
-    `select aa.user_id, count(*) as n from appointment_assignee aa
-      join appointment a on a.id = aa.appointment_id
-      where aa.user_id in (${placeholders(userIds.length)}) and a.calendar_id = ? and a.status = ? and a.created_at >= ?
-      group by aa.user_id`,
-    [...userIds, calendar.id, AppointmentStatus.BOOKED, dateParam(em, since)],
-  );
-  return new Map(rows.map((r) => [r.user_id as string, Number(r.n)]));
+  const counts = new Map<string, number>();
+  await readRecentBookings(em, userIds, since, (userId) => counts.set(userId, (counts.get(userId) ?? 0) + 1), calendar.id);
+  return counts;
 }
 
 /** Longest range one `availableSlots` query may ask for. */
@@ -207,12 +191,18 @@ export class AvailabilityService {
     const last = slots[slots.length - 1].start;
     // Seats matter to class sessions only, recent load to the ranking of round robin and service calendars only.
     const ranks = calendar.type === CrmCalendarType.ROUND_ROBIN || calendar.type === CrmCalendarType.SERVICE;
-    const [blocks, busy, seatsTaken, recent] = await reads(em, [
-      async () => (userIds.length ? blocksOf(em, calendar, userIds, new Date(first.getTime() - margin), new Date(slots[slots.length - 1].end.getTime() + margin), !fromIndex) : new Map<string, Block[]>()),
-      async () => (fromIndex && userIds.length ? this.deps.busyIndex.of(em, userIds, now.getTime()) : undefined),
+    const since = new Date(now.getTime() - RECENT_DAYS * DAY_MS);
+    // A page of slots takes what blocks each member from the index; a class calendar's own sessions do not block
+    // themselves, so its appointments are read with their sessions; a booking reads everything in its transaction.
+    const indexed = fromIndex && userIds.length ? await this.deps.busyIndex.of(em, userIds, now.getTime()) : undefined;
+    const withSessions = calendar.type === CrmCalendarType.CLASS_BOOKING;
+    const [blocks, seatsTaken, recent] = await reads(em, [
+      async () =>
+        userIds.length && !(indexed && !withSessions) ? blocksOf(em, calendar, userIds, new Date(first.getTime() - margin), new Date(slots[slots.length - 1].end.getTime() + margin), !indexed) : new Map<string, Block[]>(),
       async () => (calendar.type === CrmCalendarType.CLASS_BOOKING ? seatsTakenOf(em, calendar, first, last, ignoreAppointmentId) : new Map<number, number>()),
-      async () => (ranks && userIds.length ? recentCounts(em, calendar, userIds, new Date(now.getTime() - 30 * DAY_MS)) : new Map<string, number>()),
+      async () => (!ranks || !userIds.length ? new Map<string, number>() : indexed ? recentFrom(indexed, calendar.id, since) : recentCounts(em, calendar, userIds, since)),
     ] as const);
+    const busy = indexed && new Map([...indexed].map(([id, user]) => [id, withSessions ? user.icloud : user.all]));
     const engineMembers: EngineMember[] = members.map((m) => ({ userId: m.userId, priority: m.priority, recentCount: recent.get(m.userId) ?? 0 }));
     return computeAvailability({ calendar, members: engineMembers, slots, blocks, busy, seatsTaken, ignoreAppointmentId });
   }

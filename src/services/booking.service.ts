@@ -37,8 +37,11 @@ export interface BookingServiceDeps {
   mutex: KeyedMutex;
   /** PostgreSQL: lock the members' rows, so that bookings in other processes wait too. */
   rowLocks: boolean;
-  /** Called after a commit that wrote outbox entries: pushes them to iCloud now. */
-  afterCommit(): void;
+  /**
+   * Called after each commit with the users (internal ids) whose appointments changed: their cached
+   * availability is dropped (`BUSY_CHANGED`) and the outbox entries written are pushed to iCloud now.
+   */
+  afterCommit(userIds: string[]): void;
   /** Each booking change leaves one info line (ids and times only: never the contact's details). */
   logger: Logger;
 }
@@ -80,7 +83,7 @@ export class BookingService {
       return created;
     });
     this.logChange('appointment booked', principal, appointment);
-    this.deps.afterCommit();
+    this.deps.afterCommit(assignees(appointment));
     return appointment;
   }
 
@@ -105,7 +108,7 @@ export class BookingService {
       await enqueue(tx, [...before, ...keysFor(appointment, users)]);
     });
     this.logChange('appointment rescheduled', principal, appointment, { previousStartsAt: previousStart.toISOString() });
-    this.deps.afterCommit();
+    this.deps.afterCommit([...new Set([...before.map((k) => k.userId), ...assignees(appointment)])]);
     return appointment;
   }
 
@@ -119,7 +122,7 @@ export class BookingService {
       await enqueue(tx, [...keysFor(appointment, assignees(appointment))]);
     });
     this.logChange('appointment cancelled', principal, appointment);
-    this.deps.afterCommit();
+    this.deps.afterCommit(assignees(appointment));
     return appointment;
   }
 
@@ -135,7 +138,7 @@ export class BookingService {
       await enqueue(tx, pairs);
     });
     this.logChange('appointment restored in iCloud', principal, appointment);
-    this.deps.afterCommit();
+    this.deps.afterCommit([]);
     return appointment;
   }
 

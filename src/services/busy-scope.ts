@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { LibSqlDriver } from '@mikro-orm/libsql';
+import { AppointmentStatus } from '../entities/appointment.entity';
 import { IntegrationStatus } from '../entities/calendar-integration.entity';
 import { asDate, dateParam, placeholders, plainRows } from './plain-rows';
 
@@ -37,4 +38,63 @@ export async function readBusy(em: EntityManager, userIds: string[], from: Date,
   for (const b of await plainRows(em, `select b.user_id, b.starts_at, b.ends_at from ${scope.from} where ${scope.where}`, scope.params)) {
     add(b.user_id as string, asDate(b.starts_at), asDate(b.ends_at));
   }
+}
+
+/** One block of a CRM appointment: its assignment's block (buffers included) and, for a class session of `sessionsOf`, the session's start. */
+export interface AppointmentBlockRow {
+  userId: string;
+  start: Date;
+  end: Date;
+  appointmentId: string;
+  /** Set for the sessions of the class calendar `readAppointmentBlocks` was given only. */
+  sessionStart?: Date;
+}
+
+/**
+ * Calls `add` for each active assignment of the users whose block (buffers included) overlaps [from, to) (ends
+ * after `from` when `to` is left out), on any calendar. With `sessionsOf` (a class calendar), the blocks of its
+ * sessions carry the session's start. One row per user on SQLite, as `readBusy` does.
+ */
+export async function readAppointmentBlocks(em: EntityManager, userIds: string[], from: Date, to: Date | undefined, add: (row: AppointmentBlockRow) => void, sessionsOf?: { id: string }): Promise<void> {
+  const scope = {
+    from: `appointment_assignee aa${sessionsOf ? ' left join appointment a on a.id = aa.appointment_id and a.calendar_id = ?' : ''}`,
+    where: `aa.user_id in (${placeholders(userIds.length)}) and aa.active = ?${to ? ' and aa.block_start < ?' : ''} and aa.block_end > ?`,
+    params: [...(sessionsOf ? [sessionsOf.id] : []), ...userIds, true, ...(to ? [dateParam(em, to)] : []), dateParam(em, from)],
+  };
+  const row = (userId: string, start: unknown, end: unknown, appointmentId: string, session: unknown): AppointmentBlockRow => ({
+    userId,
+    start: asDate(start),
+    end: asDate(end),
+    appointmentId,
+    sessionStart: session === null || session === undefined || session === '' ? undefined : asDate(session),
+  });
+  const session = sessionsOf ? 'a.starts_at' : 'null';
+  if (em.getDriver() instanceof LibSqlDriver) {
+    // `block_start,block_end,appointment_id,session_start;...` (ids hold no comma or semicolon; the session start is empty but for a session).
+    const fields = `aa.block_start || ',' || aa.block_end || ',' || aa.appointment_id || ',' || coalesce(${session}, '')`;
+    for (const r of await plainRows(em, `select aa.user_id, group_concat(${fields}, ';') as list from ${scope.from} where ${scope.where} group by aa.user_id`, scope.params)) {
+      for (const item of (r.list as string).split(';')) {
+        const [start, end, id, sessionStart] = item.split(',');
+        add(row(r.user_id as string, start, end, id, sessionStart));
+      }
+    }
+    return;
+  }
+  for (const a of await plainRows(em, `select aa.user_id, aa.block_start, aa.block_end, aa.appointment_id, ${session} as session_start from ${scope.from} where ${scope.where}`, scope.params)) {
+    add(row(a.user_id as string, a.block_start, a.block_end, a.appointment_id as string, a.session_start));
+  }
+}
+
+/**
+ * Calls `add` for each appointment still booked and created since `since` to which one of the users is assigned
+ * (the load a round robin evens out), with its calendar and creation time, optionally of one calendar only.
+ */
+export async function readRecentBookings(em: EntityManager, userIds: string[], since: Date, add: (userId: string, calendarId: string, createdAt: Date) => void, calendarId?: string): Promise<void> {
+  const rows = await plainRows(
+    em,
+    `select aa.user_id, a.calendar_id, a.created_at from appointment_assignee aa join appointment a on a.id = aa.appointment_id
+      where aa.user_id in (${placeholders(userIds.length)})${calendarId ? ' and a.calendar_id = ?' : ''} and a.status = ? and a.created_at >= ?`,
+    [...userIds, ...(calendarId ? [calendarId] : []), AppointmentStatus.BOOKED, dateParam(em, since)],
+  );
+  for (const r of rows) add(r.user_id as string, r.calendar_id as string, asDate(r.created_at));
 }

@@ -2,7 +2,8 @@ import type { EntityManager } from '@mikro-orm/core';
 import { sortBusy, type SortedBusy } from '../availability/availability.engine';
 import type { Logger } from '../logger';
 import type { EventBus } from '../pubsub';
-import { readBusy } from './busy-scope';
+import { readAppointmentBlocks, readBusy, readRecentBookings } from './busy-scope';
+import { reads } from './plain-rows';
 
 const DAY_MS = 86400000;
 
@@ -12,24 +13,38 @@ export interface BusyTimeIndexOptions {
   maxUsers: number;
 }
 
+/** What blocks one user, as the index holds it. */
+export interface IndexedUser {
+  /** iCloud busy time (the calendars checked for conflicts). */
+  icloud: SortedBusy;
+  /** The same and the blocks of the user's active CRM appointments, on any calendar (buffers included). */
+  all: SortedBusy;
+  /** The user's appointments still booked, created in the last `RECENT_DAYS` or later (what a round robin evens out). */
+  booked: { calendarId: string; createdAt: number }[];
+}
+
 interface Entry {
-  busy: SortedBusy;
+  user: IndexedUser;
   loadedAt: number;
 }
 
 /** A read under way for some users; `stale` users were invalidated meanwhile, so their result is used once but not kept. */
 interface Load {
-  result: Promise<Map<string, SortedBusy>>;
+  result: Promise<Map<string, IndexedUser>>;
   stale: Set<string>;
 }
 
+/** How far back the recent appointments of a user are held (more than any round robin looks back). */
+const RECENT_DAYS = 31;
+
 /**
- * Each user's iCloud busy time (the calendars checked for conflicts, accounts not disconnected; see
- * `busyScope`) held in memory, sorted once, so that a booking page reads no busy row from the database.
+ * What blocks each user, held in memory and sorted once, so that a booking page reads nothing from the
+ * database: iCloud busy time (the calendars checked for conflicts, accounts not disconnected; see `busyScope`),
+ * the blocks of the user's CRM appointments, and their recent appointments (a round robin's ranking).
  *
  * It stays correct with several instances and across restarts because it is only a cache of the database:
- * every write that changes a user's busy time publishes `BUSY_CHANGED` on the event bus (in process, or
- * through Redis to every instance) after its commit, and the entry is dropped. A read that was under way when
+ * every write that changes a user's busy time or appointments publishes `BUSY_CHANGED` on the event bus (in
+ * process, or through Redis to every instance) after its commit, and the entry is dropped. A read that was under way when
  * the event came is answered but not kept (it may have read before the commit). Entries also expire after
  * `ttlMs`, which bounds how long an event lost by Redis (a reconnect) or by a crash between commit and publish
  * can leave an instance behind. Bookings never rely on it: they check the database inside their transaction.
@@ -56,11 +71,11 @@ export class BusyTimeIndex {
   }
 
   /**
-   * The busy time of each of `userIds` (internal ids), from memory when it is there and fresh, otherwise read
-   * with `em` in one query for all the missing users. Throws what the database throws.
+   * What blocks each of `userIds` (internal ids), from memory when it is there and fresh, otherwise read with
+   * `em` in three queries for all the missing users. Throws what the database throws.
    */
-  async of(em: EntityManager, userIds: string[], now = Date.now()): Promise<Map<string, SortedBusy>> {
-    const out = new Map<string, SortedBusy>();
+  async of(em: EntityManager, userIds: string[], now = Date.now()): Promise<Map<string, IndexedUser>> {
+    const out = new Map<string, IndexedUser>();
     const missing: string[] = [];
     const waiting: Promise<void>[] = [];
     for (const id of userIds) {
@@ -69,7 +84,7 @@ export class BusyTimeIndex {
         // Least recently used first in the map's order: a hit moves to the end.
         this.entries.delete(id);
         this.entries.set(id, entry);
-        out.set(id, entry.busy);
+        out.set(id, entry.user);
         continue;
       }
       const load = this.loads.get(id);
@@ -97,12 +112,19 @@ export class BusyTimeIndex {
     await this.subscription.return?.();
   }
 
-  private load(em: EntityManager, userIds: string[], now: number): Promise<Map<string, SortedBusy>> {
+  private load(em: EntityManager, userIds: string[], now: number): Promise<Map<string, IndexedUser>> {
     const stale = new Set<string>();
     const result = (async () => {
-      const intervals = new Map<string, { start: number; end: number }[]>(userIds.map((id) => [id, []]));
-      await readBusy(em, userIds, new Date(now - DAY_MS), undefined, (userId, start, end) => intervals.get(userId)!.push({ start: start.getTime(), end: end.getTime() }));
-      return new Map([...intervals].map(([id, list]) => [id, sortBusy(list)]));
+      const icloud = new Map<string, { start: number; end: number }[]>(userIds.map((id) => [id, []]));
+      const appointments = new Map<string, { start: number; end: number }[]>(userIds.map((id) => [id, []]));
+      const booked = new Map<string, IndexedUser['booked']>(userIds.map((id) => [id, []]));
+      const since = new Date(now - DAY_MS);
+      await reads(em, [
+        () => readBusy(em, userIds, since, undefined, (userId, start, end) => icloud.get(userId)!.push({ start: start.getTime(), end: end.getTime() })),
+        () => readAppointmentBlocks(em, userIds, since, undefined, (b) => appointments.get(b.userId)!.push({ start: b.start.getTime(), end: b.end.getTime() })),
+        () => readRecentBookings(em, userIds, new Date(now - RECENT_DAYS * DAY_MS), (userId, calendarId, createdAt) => booked.get(userId)!.push({ calendarId, createdAt: createdAt.getTime() })),
+      ] as const);
+      return new Map(userIds.map((id) => [id, { icloud: sortBusy(icloud.get(id)!), all: sortBusy([...icloud.get(id)!, ...appointments.get(id)!]), booked: booked.get(id)! }]));
     })();
     const load: Load = { result, stale };
     for (const id of userIds) this.loads.set(id, load);
@@ -112,7 +134,7 @@ export class BusyTimeIndex {
     return result.then(
       (busy) => {
         settle();
-        for (const [id, sorted] of busy) if (!stale.has(id)) this.keep(id, { busy: sorted, loadedAt: now });
+        for (const [id, user] of busy) if (!stale.has(id)) this.keep(id, { user, loadedAt: now });
         return busy;
       },
       (e: unknown) => {

@@ -80,7 +80,12 @@ export function createServices(config: Config, orm: Orm, events: EventBus, logge
   const calendars = new CrmCalendarService();
   const busyIndex = new BusyTimeIndex(events, logger, { ttlMs: BUSY_INDEX_TTL_MS, maxUsers: BUSY_INDEX_MAX_USERS });
   const availability = new AvailabilityService({ calendars, busyIndex });
-  const booking = new BookingService({ calendars, users, availability, mutex: new KeyedMutex(), rowLocks: dialectOf(config.databaseUrl) === 'postgresql', afterCommit: () => outbox.kick(), logger });
+  const booking = new BookingService({ calendars, users, availability, mutex: new KeyedMutex(), rowLocks: dialectOf(config.databaseUrl) === 'postgresql', afterCommit: (userIds) => {
+      if (userIds.length) events.publish('BUSY_CHANGED', { userIds });
+      outbox.kick();
+    },
+    logger,
+  });
   const support = new SupportService();
   const integrations = new IntegrationService({
     users,

@@ -154,6 +154,7 @@ export class OutboxService {
     const em = this.deps.orm.fork();
     const warnings: ConflictWarning[] = [];
     const clients = new Map<string, CalDavClient>();
+    const moved: string[] = [];
     // What the planner decided, for the log line (also of a push that fails).
     let action: PushAction['type'] | undefined;
     try {
@@ -162,12 +163,14 @@ export class OutboxService {
         warn: (w) => warnings.push(w),
         reader: this.deps.reader,
         planned: (type) => (action = type),
+        moved: (userIds) => moved.push(...userIds),
       });
       await inOneTransaction(em, async () => {
         // Later entries of the same copy are covered: the push rendered the current state.
         if (outcome === 'done') await plainWrite(em, 'delete from outbox_entry where sync_key = ? and user_id = ? and created_at <= ?', [entry.syncKey, entry.userId, dateParam(em, entry.createdAt)]);
         else await releaseLease(em, OutboxEntry, entry.id, this.owner, { nextAttemptAt: new Date(Date.now() + PARKED_MS) });
       });
+      if (moved.length) this.deps.events.publish('BUSY_CHANGED', { userIds: [...new Set(moved)] });
       // A line that cannot be written must not turn a push that landed into a failed one.
       await this.logPush(em, entry, action, warnings).catch((err) => this.deps.logger.warn({ err, syncKey: entry.syncKey }, 'could not log a push'));
       // Published only once stored: a failed push keeps none of its warnings.

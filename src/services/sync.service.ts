@@ -230,6 +230,7 @@ export class SyncService {
         run.deleted += applied.deleted;
         run.warnings = [...run.warnings, ...applied.warnings];
         conflicts.push(...applied.conflicts);
+        if (applied.moved.length) this.deps.events.publish('BUSY_CHANGED', { userIds: [...new Set(applied.moved)] });
       }
       return conflicts;
     } catch (e) {

@@ -20,6 +20,8 @@ export interface ApplyResult {
   deleted: number;
   warnings: string[];
   conflicts: ConflictWarning[];
+  /** Users (internal ids) whose CRM appointments moved with an edit made in iCloud: their cached availability is stale. */
+  moved: string[];
 }
 
 const originOf = (events: ParsedEvent[]) => (events.some((e) => e.uid.endsWith(CRM_UID_SUFFIX)) ? EventOrigin.CRM : EventOrigin.ICLOUD);
@@ -43,7 +45,7 @@ interface Scope {
   overlaps: DoubleBookingCheck;
 }
 
-const emptyResult = (): ApplyResult => ({ created: 0, updated: 0, deleted: 0, warnings: [], conflicts: [] });
+const emptyResult = (): ApplyResult => ({ created: 0, updated: 0, deleted: 0, warnings: [], conflicts: [], moved: [] });
 const hrefsOf = (actions: Action[]) => actions.flatMap((a) => ('href' in a ? [a.href] : []));
 
 /**
@@ -113,6 +115,7 @@ async function applyOneByOne(
     for (const key of ['created', 'updated', 'deleted'] as const) result[key] += own[key];
     result.warnings.push(...own.warnings);
     result.conflicts.push(...own.conflicts);
+    result.moved.push(...own.moved);
   }
   await em.fork().transactional(async (tx) => advanceCursor(tx, calendar, { ...plan, advanceToken: plan.advanceToken && !keepCursor }, cursor, full, result));
   return result;
@@ -198,6 +201,7 @@ async function applyAction(scope: Scope, action: Action, result: ApplyResult): P
       linkState.editedInICloud(link, action.etag, action.contentHash, appointment?.updatedAt ?? null);
       if (appointment) {
         result.updated++;
+        result.moved.push(...appointment.assignees.getItems().map((a) => a.userId));
         const moved = { start: appointment.startsAt, end: appointment.endsAt };
         const check = await DoubleBookingCheck.load(tx, user, [moved], appointment.id);
         result.conflicts.push(...check.warn([moved], `"${appointment.title}" (moved in iCloud)`, action.href));

@@ -31,6 +31,8 @@ export interface PushContext {
   reader: IcalReader;
   /** Told what the planner decided, before any I/O (so that a failure can say what was being tried). */
   planned?(action: PushAction['type']): void;
+  /** Told the users (internal ids) whose appointment moved with iCloud's version (their cached availability is stale once stored). */
+  moved(userIds: string[]): void;
 }
 
 /** Only the event's own fields are needed here: an empty window expands no occurrences. */
@@ -196,6 +198,7 @@ async function settle(em: EntityManager, client: CalDavClient, link: Appointment
   if (theirs && laterChangeWins({ crmModified: desired.lastModified, icloudModified: theirs.events[0]?.lastModified ?? null, session }) === 'icloud') {
     if (crmChanged) ctx.warn(editConflictWarning(em, user, desired, theirs.events[0], 'icloud'));
     const appointment = await applyICloudEdit(em, desired.appointmentIds[0], theirs.events[0]);
+    if (appointment) ctx.moved(appointment.assignees.getItems().map((a) => a.userId));
     linkState.editedInICloud(link, current.etag, theirs.contentHash, appointment?.updatedAt ?? null);
     return { kept: current.data };
   }
