@@ -3,50 +3,18 @@ import { createDAVClient } from 'tsdav';
 import { radicaleTarget, type TargetAccount } from '../dev/caldav-targets';
 import { startPostgres } from '../dev/postgres';
 import { CONNECT, dataOf, startTestApp } from '../dev/app';
+import { calendarObjects, DAY_MS as DAY } from '../dev/calendar-data';
 import { lessIsBetter, type BenchResult } from './results';
 
 /**
- * The initial import of one account: IMPORT_OBJECTS (4,000) calendar objects in one Radicale collection (written
- * on disk, Europe/Berlin with its VTIMEZONE, one in five a weekly series with EXDATEs, spread over the sync
- * horizon), read by the server's first sync into SQLite: listing, fetching, parsing and expanding in the worker
- * pool, storing events and busy time. The peer, in the same run on the same collection, is tsdav's
- * fetchCalendarObjects (list and fetch everything, no parsing or storing). Then a sync with nothing changed.
+ * The initial import of one account: IMPORT_OBJECTS (4,000) calendar objects in one Radicale collection, written
+ * on disk by dev/calendar-data.ts (Europe/Berlin with its VTIMEZONE, one in five a weekly series with an EXDATE
+ * and moved occurrences, spread over the sync horizon), read by the server's first sync into SQLite and into
+ * PostgreSQL: listing, fetching, parsing and expanding in the worker pool, storing events and busy time. The
+ * peer, in the same run on the same collection, is tsdav's fetchCalendarObjects (list and fetch everything, no
+ * parsing or storing). Then a sync with nothing changed.
  */
 const OBJECTS = Number(process.env.IMPORT_OBJECTS ?? 4000);
-const DAY = 86400000;
-
-const VTIMEZONE = [
-  'BEGIN:VTIMEZONE', 'TZID:Europe/Berlin',
-  'BEGIN:DAYLIGHT', 'TZOFFSETFROM:+0100', 'TZOFFSETTO:+0200', 'TZNAME:CEST', 'DTSTART:19810329T020000', 'RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU', 'END:DAYLIGHT',
-  'BEGIN:STANDARD', 'TZOFFSETFROM:+0200', 'TZOFFSETTO:+0100', 'TZNAME:CET', 'DTSTART:19961027T030000', 'RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU', 'END:STANDARD',
-  'END:VTIMEZONE',
-];
-
-/** Local `YYYYMMDDTHHMMSS` of a UTC-based day and minute (the wall time written with TZID=Europe/Berlin). */
-function wall(dayMs: number, minute: number): string {
-  return new Date(dayMs + minute * 60000).toISOString().replace(/[-:]/g, '').slice(0, 15);
-}
-
-/** Deterministic objects: `${i}.ics` -> iCalendar. */
-export function importObjects(n: number, seed = 11): Record<string, string> {
-  let s = seed;
-  const random = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
-  const today = Math.floor(Date.now() / DAY) * DAY;
-  const objects: Record<string, string> = {};
-  for (let i = 0; i < n; i++) {
-    const day = today + (Math.floor(random() * 395) - 30) * DAY;
-    const minute = 7 * 60 + Math.floor(random() * 52) * 15;
-    const length = (1 + Math.floor(random() * 6)) * 15;
-    const series = i % 5 === 0 ? ['RRULE:FREQ=WEEKLY;COUNT=20', `EXDATE;TZID=Europe/Berlin:${wall(day + 14 * DAY, minute)}`] : [];
-    objects[`${i}.ics`] = [
-      'BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Apple Inc.//macOS 14.5//EN', ...VTIMEZONE,
-      'BEGIN:VEVENT', `UID:import-${i}@bench`, 'DTSTAMP:20260101T000000Z',
-      `DTSTART;TZID=Europe/Berlin:${wall(day, minute)}`, `DTEND;TZID=Europe/Berlin:${wall(day, minute + length)}`,
-      `SUMMARY:Event ${i}`, ...series, 'END:VEVENT', 'END:VCALENDAR', '',
-    ].join('\r\n');
-  }
-  return objects;
-}
 
 /** Runs the benchmark (see above); prints its figures and returns them. */
 export async function benchImport(): Promise<BenchResult[]> {
@@ -54,7 +22,7 @@ export async function benchImport(): Promise<BenchResult[]> {
   const postgres = await startPostgres();
   try {
     const account = await target.newAccount();
-    const path = target.radicale.createCollectionOnDisk(account.appleId, 'import', { name: 'Import', components: ['VEVENT'] }, importObjects(OBJECTS));
+    const path = target.radicale.createCollectionOnDisk(account.appleId, 'import', { name: 'Import', components: ['VEVENT'] }, calendarObjects({ count: OBJECTS, seed: 11, name: 'import' }));
     const dav = await createDAVClient({ serverUrl: account.serverUrl, credentials: { username: account.appleId, password: account.appSpecificPassword }, authMethod: 'Basic', defaultAccountType: 'caldav' });
     const url = new URL(path, account.serverUrl).href;
     // Radicale indexes a collection written on disk when it is first read (about 30 s for 4,000 files) and builds

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports';
@@ -23,6 +23,11 @@ export interface RadicaleServer {
    * `objects` (file name -> iCalendar) in it: thousands load in a moment, where PUTs take minutes. Returns its path.
    */
   createCollectionOnDisk(user: string, slug: string, props: CollectionProps, objects?: Record<string, string>): string;
+  /**
+   * Copies a collection of one user to another on disk, with what Radicale has indexed of it: a collection
+   * read once (indexed) is served to the copy's owner at once. Returns the copy's path.
+   */
+  copyCollectionOnDisk(fromUser: string, toUser: string, slug: string): string;
   stop(): Promise<void>;
 }
 
@@ -78,6 +83,12 @@ export async function startRadicale(): Promise<RadicaleServer> {
       writeFileSync(join(folder, '.Radicale.props'), JSON.stringify(radicaleProps));
       for (const [name, ics] of Object.entries(objects)) writeFileSync(join(folder, name), ics);
       return `/${encodeURIComponent(user)}/${slug}/`;
+    },
+    copyCollectionOnDisk: (fromUser, toUser, slug) => {
+      const root = join(dir, 'collections', 'collection-root');
+      mkdirSync(join(root, toUser), { recursive: true });
+      cpSync(join(root, fromUser, slug), join(root, toUser, slug), { recursive: true });
+      return `/${encodeURIComponent(toUser)}/${slug}/`;
     },
   };
 }
