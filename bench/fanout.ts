@@ -166,6 +166,10 @@ interface Measured {
   cpuMsPerRun: number;
   /** CPU of this process (the clients) per run. */
   clientCpuMsPerRun: number;
+  /** Server RSS before the subscribers connect (MB). */
+  rssIdle: number[];
+  /** Server RSS with the subscribers open, before the measured runs, and its peak during them (MB). */
+  rssOpen: number[];
   rssMb: number[];
   errors: string[];
 }
@@ -177,6 +181,7 @@ interface Measured {
 async function measure(servers: ServerProcess[], runOn: ServerProcess, secret: string, ownerToken: string, integrationId: string, count: number): Promise<Measured> {
   const receipts = new Receipts();
   const clients: Client[] = [];
+  const rssIdle = servers.map((s) => rssMb(s.pid));
   try {
     const expected = servers.map((_, s) => Array.from({ length: count }, (_, i) => i).filter((i) => i % servers.length === s).length);
     for (let i = 0; i < count; i += 50) {
@@ -201,9 +206,10 @@ async function measure(servers: ServerProcess[], runOn: ServerProcess, secret: s
     const pids = servers.map((s) => s.pid);
     const cpuBefore = pids.reduce((sum, pid) => sum + cpuMs(pid), 0);
     const clientCpu = process.cpuUsage();
-    const peak = pids.map(rssMb);
+    const rssOpen = pids.map(rssMb);
+    const peak = [...rssOpen];
     const sampler = setInterval(() => pids.forEach((pid, i) => (peak[i] = Math.max(peak[i], rssMb(pid)))), 50);
-    const m: Measured = { subscribers: count, latencies: [], byInstance: servers.map(() => []), missing: 0, first: [], last: [], answered: [], cpuMsPerRun: 0, clientCpuMsPerRun: 0, rssMb: peak, errors: receipts.errors };
+    const m: Measured = { subscribers: count, latencies: [], byInstance: servers.map(() => []), missing: 0, first: [], last: [], answered: [], cpuMsPerRun: 0, clientCpuMsPerRun: 0, rssIdle, rssOpen, rssMb: peak, errors: receipts.errors };
     try {
       for (let r = 0; r < RUNS; r++) {
         const run = (await gql(runOn, ownerToken, SYNC_NOW, { id: integrationId })).syncNow as { id: string; outcome: string; finishedAt: string };
@@ -248,7 +254,6 @@ async function setUp(name: string, servers: ServerProcess[], names: string[], ru
   const { connectICloud } = await gql(runOn, ownerToken, CONNECT, { input: { appleId: account.appleId, appSpecificPassword: account.appSpecificPassword } });
   const work = connectICloud.calendars.find((c: { name: string }) => c.name === 'Work');
   await gql(runOn, ownerToken, `mutation($id: ID!) { setPrimaryCalendar(input: {calendarId: $id}) { id } }`, { id: work.id });
-  const idleRss = servers.map((s) => rssMb(s.pid));
 
   console.log(`${name}:`);
   const results: Measured[] = [];
@@ -260,7 +265,7 @@ async function setUp(name: string, servers: ServerProcess[], names: string[], ru
     if (servers.length > 1) for (const [s, n] of names.entries()) if (m.byInstance[s].length) console.log(`    subscribers on ${n}: ${stats(m.byInstance[s])}`);
     console.log(
       `    per run: first receipt p50 ${f(percentile(m.first, 0.5))} ms, last receipt p50 ${f(percentile(m.last, 0.5))} / max ${f(m.last[m.last.length - 1])} ms; syncNow answer p50 ${f(percentile(m.answered, 0.5))} ms after finishedAt` +
-        ` | CPU per run: server${servers.length > 1 ? 's' : ''} ${f(m.cpuMsPerRun)} ms, this process (clients) ${f(m.clientCpuMsPerRun)} ms | server RSS ${names.map((n, s) => `${n} ${f(idleRss[s])} -> ${f(m.rssMb[s])} MB`).join(', ')} (idle -> peak)`,
+        ` | CPU per run: server${servers.length > 1 ? 's' : ''} ${f(m.cpuMsPerRun)} ms, this process (clients) ${f(m.clientCpuMsPerRun)} ms | server RSS ${names.map((n, s) => `${n} ${f(m.rssIdle[s])} / ${f(m.rssOpen[s])} / ${f(m.rssMb[s])} MB`).join(', ')} (no subscriber / subscribers open / peak during the runs)`,
     );
   }
   const [base, fan] = results;
