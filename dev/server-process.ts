@@ -27,7 +27,7 @@ export interface ServerProcess {
 
 /**
  * Starts `node dist/src/main.js` with `env` (and `nodeArgs`, e.g. `--cpu-prof`) and waits until it listens.
- * Throws with its output otherwise.
+ * Throws with its output otherwise, the process stopped.
  */
 export async function startServerProcess(env: Record<string, string>, nodeArgs: string[] = []): Promise<ServerProcess> {
   const proc = launch(process.execPath, [...nodeArgs, join(ROOT, 'dist', 'src', 'main.js')], { cwd: ROOT, env: { ...process.env, PORT: '0', ...env } });
@@ -38,7 +38,11 @@ export async function startServerProcess(env: Record<string, string>, nodeArgs: 
   for (;;) {
     const listening = logs().find((l) => l.msg === 'GraphQL server listening (HTTP and WebSocket)');
     if (listening) return { url: String(listening.url), pid: proc.child.pid!, proc, logs };
-    if (Date.now() > deadline || proc.child.exitCode !== null) throw new Error(`server process did not start:\n${proc.output()}`);
+    if (Date.now() > deadline || proc.child.exitCode !== null) {
+      // Not left running behind the error (a server up but silent, e.g. with a LOG_LEVEL above info).
+      await proc.stop('SIGKILL');
+      throw new Error(`server process did not start:\n${proc.output()}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
 }
