@@ -12,6 +12,7 @@ import { ExternalCalendar } from '../src/entities/external-calendar.entity';
 import { ExternalEvent } from '../src/entities/external-event.entity';
 import { User } from '../src/entities/user.entity';
 import { dataOf, startTestApp, TEST_JWT_SECRET, type TestApp } from '../dev/app';
+import { prng } from '../dev/fault-proxy';
 import { availability as baselineAvailability } from './baseline/availability.service';
 import { startBaselineServer } from './baseline/server';
 import { lessIsBetter, type BenchResult } from './results';
@@ -34,18 +35,6 @@ const APPOINTMENTS = Number(process.env.SLOTS_APPOINTMENTS ?? 300);
 const ROUNDS = Number(process.env.SLOTS_ROUNDS ?? 200);
 const DAY = 86400000;
 const MINUTE = 60000;
-
-/** Deterministic pseudo-random numbers in [0, 1). */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function percentile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
