@@ -40,8 +40,29 @@ export function ormOptions(databaseUrl: string, migrationsList?: MigrationObject
     ...common,
     driver: LibSqlDriver,
     dbName: databaseUrl,
+    // Per connection, and MikroORM's SQLite dialect replaces its connection every 10 s (`validateConnection`):
+    // set only once at start, these held for the first connection, and then every commit waited for an fsync
+    // (2.4 ms a commit measured, the event loop blocked meanwhile) and foreign keys were not enforced.
+    pool: { afterCreate: (connection: { exec(sql: string): unknown }, done: (err: Error | null, connection: unknown) => void) => done(applyPragmas(connection, databaseUrl), connection) },
     migrations: { migrationsList: migrationsList ?? SQLITE_MIGRATIONS, path: 'src/migrations/sqlite', transactional: true, silent: true, snapshot: false },
   };
+}
+
+/**
+ * The settings of each new SQLite connection; returns the error, if any. The driver runs on the event loop:
+ * with the default synchronous=FULL every commit waits for an fsync (with the default rollback journal,
+ * several: 4-5 ms a booking, every request stalled meanwhile). With the write-ahead log and synchronous=NORMAL
+ * a commit appends to the log and the fsyncs happen at checkpoints; a crash of the process loses nothing
+ * committed (a power cut may lose the last commits, never the file's consistency). Foreign keys are enforced
+ * (cascading deletes rely on them).
+ */
+function applyPragmas(connection: { exec(sql: string): unknown }, databaseUrl: string): Error | null {
+  try {
+    connection.exec(`pragma foreign_keys = on;${databaseUrl === ':memory:' ? '' : ' pragma synchronous = normal;'}`);
+    return null;
+  } catch (e) {
+    return e as Error;
+  }
 }
 
 /** The ORM and what request handlers and jobs need from it. */
@@ -86,12 +107,8 @@ export async function initORM(databaseUrl: string): Promise<Orm> {
   }
   const orm = await MikroORM.init(ormOptions(databaseUrl));
   if (dialectOf(databaseUrl) === 'sqlite' && databaseUrl !== ':memory:') {
-    // The SQLite driver runs on the event loop: in the default rollback journal every commit waited for several
-    // fsyncs (4-5 ms a booking, every request stalled meanwhile). With a write-ahead log and synchronous=NORMAL a
-    // commit appends to the log and the fsyncs happen at checkpoints; a crash of the process loses nothing
-    // committed (a power cut may lose the last commits, never the file's consistency). The pool holds one connection.
+    // A write-ahead log is a property of the file: set once (see `applyPragmas` for the rest).
     await orm.em.getConnection().execute('pragma journal_mode = wal');
-    await orm.em.getConnection().execute('pragma synchronous = normal');
   }
   await migrate(orm, dialectOf(databaseUrl));
   return { orm, fork: () => orm.em.fork(), close: () => orm.close(true) };
