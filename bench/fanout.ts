@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
@@ -10,8 +10,9 @@ import { CONNECT } from '../dev/app';
 import { radicaleTarget, type TargetAccount } from '../dev/caldav-targets';
 import { startPostgres, type PostgresServer } from '../dev/postgres';
 import { startRedis, type RedisServer } from '../dev/redis';
+import { cpuSeconds, rssMb } from '../dev/load';
 import { startServerProcess, type ServerProcess } from '../dev/server-process';
-import { lessIsBetter, type BenchResult } from './results';
+import { lessIsBetter, runAsMain, type BenchResult } from './results';
 
 /**
  * `node scripts/build-if-stale.mjs && node dist/bench/fanout.js`: fan-out of `syncResults` over graphql-ws.
@@ -45,8 +46,6 @@ const NODE_ARGS = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : [];
 const TENANT = 'tenant-a';
 const SUBSCRIPTION = `subscription($id: ID) { syncResults(integrationId: $id) { id integrationId outcome created updated deleted requests startedAt finishedAt } }`;
 const SYNC_NOW = `mutation($id: ID!) { syncNow(integrationId: $id) { id outcome finishedAt } }`;
-/** Clock ticks per second in /proc/<pid>/stat (USER_HZ, 100 on Linux). */
-const CLK_TCK = 100;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -54,18 +53,8 @@ function percentile(sorted: number[], q: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] : NaN;
 }
 
-/** Resident memory of a process, in MB (Linux /proc). */
-function rssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m);
-  return line ? Number(line[1]) / 1024 : NaN;
-}
-
-/** CPU time (user + system) a process has used, in ms (Linux /proc). */
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
-}
+/** CPU time (user + system, all threads) a process has used, in ms. */
+const cpuMs = (pid: number) => cpuSeconds(pid) * 1000;
 
 async function gql(server: ServerProcess, token: string, query: string, variables?: Record<string, unknown>): Promise<any> {
   const res = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
@@ -338,12 +327,4 @@ export async function benchFanout(): Promise<BenchResult[]> {
   }
 }
 
-if (require.main === module) {
-  benchFanout().then(
-    () => process.exit(0),
-    (e) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
-}
+runAsMain(module, benchFanout);

@@ -4,7 +4,7 @@ import { radicaleTarget, type TargetAccount } from '../dev/caldav-targets';
 import { startPostgres } from '../dev/postgres';
 import { CONNECT, dataOf, startTestApp } from '../dev/app';
 import { calendarObjects, DAY_MS as DAY } from '../dev/calendar-data';
-import { lessIsBetter, type BenchResult } from './results';
+import { lessIsBetter, runAsMain, type BenchResult } from './results';
 
 /**
  * The initial import of one account: IMPORT_OBJECTS (4,000) calendar objects in one Radicale collection, written
@@ -84,12 +84,4 @@ async function importInto(database: string, databaseUrl: string | undefined, acc
   }
 }
 
-if (require.main === module) {
-  benchImport().then(
-    () => process.exit(0),
-    (e) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
-}
+runAsMain(module, benchImport);

@@ -9,7 +9,7 @@ import { calendarObjects, DAY_MS } from '../dev/calendar-data';
 import { CONNECT } from '../dev/app';
 import { rssMb } from '../dev/load';
 import { startServerProcess, buildServer, type ServerProcess } from '../dev/server-process';
-import { lessIsBetter, type BenchResult } from './results';
+import { lessIsBetter, runAsMain, type BenchResult } from './results';
 
 /**
  * `npm run build --silent && node dist/bench/memory.js`: whether the server keeps memory it should give back.
@@ -120,12 +120,4 @@ export async function benchMemory(): Promise<BenchResult[]> {
   }
 }
 
-if (require.main === module) {
-  benchMemory().then(
-    () => process.exit(0),
-    (e) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
-}
+runAsMain(module, benchMemory);

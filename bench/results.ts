@@ -33,3 +33,18 @@ export function writeJsonIfAsked(results: BenchResult[], argv = process.argv): s
   writeFileSync(path, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, results }, null, 2)}\n`);
   return path;
 }
+
+/**
+ * Runs `bench` when `mod` is the program (`node dist/bench/<name>.js`), then exits: 0, or 1 with the error
+ * printed (servers and pools it may have left open do not keep the process alive).
+ */
+export function runAsMain(mod: NodeJS.Module, bench: () => Promise<unknown>): void {
+  if (require.main !== mod) return;
+  bench().then(
+    () => process.exit(0),
+    (e) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}

@@ -15,7 +15,7 @@ import { dataOf, startTestApp, TEST_JWT_SECRET, type TestApp } from '../dev/app'
 import { prng } from '../dev/fault-proxy';
 import { availability as baselineAvailability } from './baseline/availability.service';
 import { startBaselineServer } from './baseline/server';
-import { lessIsBetter, type BenchResult } from './results';
+import { lessIsBetter, runAsMain, type BenchResult } from './results';
 
 /**
  * `npm run build --silent && node dist/bench/slots.js`: availableSlots over HTTP for 30 days of a round-robin
@@ -182,12 +182,4 @@ export async function benchSlots(): Promise<BenchResult[]> {
   }
 }
 
-if (require.main === module) {
-  benchSlots().then(
-    () => process.exit(0),
-    (e) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
-}
+runAsMain(module, benchSlots);
