@@ -127,7 +127,7 @@ export function calendarObjects(options: CalendarDataOptions): Record<string, st
         const shifts = [DAY_MS, 2 * 60 * MINUTE_MS, -90 * MINUTE_MS, DAY_MS + 60 * MINUTE_MS, 2 * 60 * MINUTE_MS + 45 * MINUTE_MS, -DAY_MS];
         const to = original + shifts[pick(shifts.length)];
         const recurrenceId = (series + m) % 2 === 0 ? `RECURRENCE-ID:${icalUtc(berlinWallToUtc(original))}` : `RECURRENCE-ID;TZID=Europe/Berlin:${icalLocal(original)}`;
-        vevents.push(...head(`${name} ${i} (weekly, moved)`), recurrenceId, ...times(to, (1 + pick(6)) * 15), 'END:VEVENT');
+        vevents.push(...head(`${name} ${i} (weekly) moved`), recurrenceId, ...times(to, (1 + pick(6)) * 15), 'END:VEVENT');
       }
     }
     objects[`${name}-${i}.ics`] = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Apple Inc.//macOS 14.5//EN', 'CALSCALE:GREGORIAN', ...BERLIN_VTIMEZONE, ...vevents, 'END:VCALENDAR', ''].join('\r\n');

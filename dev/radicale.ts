@@ -17,6 +17,8 @@ export interface CollectionProps {
 /** A real Radicale 3 server with htpasswd auth on a free loopback port. */
 export interface RadicaleServer {
   url: string;
+  /** Its folder: `config`, `users`, `rights` and the `collections` storage (more servers may share that storage). */
+  dir: string;
   addUser(user: string, password: string): void;
   /**
    * Creates a calendar collection on disk, as an administrator would (e.g. a read-only shared one), with
@@ -69,6 +71,7 @@ export async function startRadicale(): Promise<RadicaleServer> {
   const { url, stop } = await launchHttpDaemon('Radicale', 'radicale', '/usr/bin/radicale', ['-C', join(dir, 'config')], `http://127.0.0.1:${port}`, dir);
   return {
     url,
+    dir,
     stop,
     addUser: (user, password) => appendFileSync(users, `${user}:${password}\n`),
     createCollectionOnDisk: (user, slug, props, objects = {}) => {
