@@ -11,8 +11,10 @@ import { radicaleTarget } from '../dev/caldav-targets';
 import { Phone, vevent } from '../dev/phone';
 import { benchAvailability } from './availability';
 import { benchHostile } from './hostile';
+import { benchFanout } from './fanout';
 import { benchImport } from './import';
-import { lessIsBetter, writeJsonIfAsked, type BenchResult } from './results';
+import { benchMemory } from './memory';
+import { lessIsBetter, runAsMain, writeJsonIfAsked, type BenchResult } from './results';
 import { benchSlots } from './slots';
 import { median } from './measure';
 
@@ -24,8 +26,12 @@ import { median } from './measure';
  *   (list and fetch everything on each check), then availability from the local index against asking CalDAV
  *   on every request (`availability.ts`);
  * - availableSlots over HTTP at calendar size (`slots.ts`), against the previous method;
- * - the initial import of 4,000 objects (`import.ts`), against tsdav fetching them.
- * BENCHMARKS.md says what each measures and the figures of a run.
+ * - the initial import of 4,000 objects into SQLite and PostgreSQL (`import.ts`), against tsdav fetching them;
+ * - the server's memory over two thousands of availableSlots after importing 5 x 4,000 objects (`memory.ts`);
+ * - the fan-out of sync results to 1,000 subscribers, one instance and two (`fanout.ts`), against 1 subscriber.
+ * The two at scale (availability against CalDAV per request with 45,000 objects, 1,000 integrations per
+ * reconciler tick) take minutes each: `npm run bench:scale`. BENCHMARKS.md says what each measures and the
+ * figures of a run.
  */
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 500);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -37,6 +43,8 @@ async function main(): Promise<void> {
   results.push(...(await benchSync()));
   results.push(...(await benchSlots()));
   results.push(...(await benchImport()));
+  results.push(...(await benchMemory()));
+  results.push(...(await benchFanout()));
   const path = writeJsonIfAsked(results);
   if (path) console.log(`results written to ${path}`);
 }
@@ -104,10 +112,4 @@ async function benchSync(): Promise<BenchResult[]> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runAsMain(module, main);
