@@ -50,6 +50,17 @@ describe('the reconciler', () => {
     expect(await a.server.reconciler.tick()).toBe(0);
   });
 
+  it('catches up in one scheduled tick with more due integrations than one batch', async () => {
+    const accounts = await Promise.all([1, 2, 3, 4, 5].map(() => target.newAccount()));
+    // A batch is twice the concurrency: 2 here, so 5 due integrations take three batches.
+    const app = await startTestApp({ caldavUrl: accounts[0].serverUrl, env: { SYNC_CONCURRENCY: '1' } });
+    apps.push(app);
+    for (const [i, account] of accounts.entries()) dataOf(await app.gql(app.token(`batch-${i}`), CONNECT, { input: { appleId: account.appleId, appSpecificPassword: account.appSpecificPassword } }));
+    expect(await app.server.reconciler.catchUp()).toBe(5);
+    expect(await app.server.orm.fork().count(SyncRun, {})).toBe(5);
+    expect(await app.server.reconciler.catchUp()).toBe(0);
+  });
+
   it('keeps the lease of a run slower than the lease: another instance does not start the same integration', async () => {
     const slow = await faultyRadicaleTarget();
     try {
