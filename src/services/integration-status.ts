@@ -7,6 +7,13 @@ import { backoffSeconds, FAILURES_BEFORE_ERROR } from '../sync/backoff';
 import type { DiscoveredCalendar } from '../sync/caldav/caldav.client';
 import { applyCalendarList } from './calendar-list';
 
+/** An integration touched in one unit of work: its status before, whether history was written, whether its busy time may have changed. */
+interface Touched {
+  before: IntegrationStatus | null;
+  recorded: boolean;
+  busy: boolean;
+}
+
 export interface IntegrationStatusDeps {
   events: EventBus;
   syncIntervalSeconds: number;
@@ -38,13 +45,18 @@ const after = (seconds: number) => new Date(Date.now() + seconds * 1000);
  */
 export class IntegrationStatusMachine {
   /** Per unit of work: each integration a transition touched, its status before the first one, and whether history was written. */
-  private readonly pending = new WeakMap<EntityManager, Map<CalendarIntegration, { before: IntegrationStatus | null; recorded: boolean }>>();
+  private readonly pending = new WeakMap<EntityManager, Map<CalendarIntegration, Touched>>();
 
   constructor(private readonly deps: IntegrationStatusDeps) {}
 
   /** `connectICloud` succeeded (a new integration, or a reconnect): sync at once. */
   connected(em: EntityManager, integration: CalendarIntegration, isNew: boolean): void {
     this.apply(em, integration, 'connected', { status: IntegrationStatus.CONNECTED, statusMessage: null, failureCount: 0, nextSyncAt: new Date() }, isNew);
+  }
+
+  /** A sync run stored busy time of the integration (created, changed or removed events): `commit` says so to every instance. */
+  busyStored(em: EntityManager, integration: CalendarIntegration): void {
+    this.touch(em, integration);
   }
 
   /**
@@ -55,7 +67,8 @@ export class IntegrationStatusMachine {
   synced(em: EntityManager, integration: CalendarIntegration, unreadable: string[]): boolean {
     const recovered = integration.failureCount > 0;
     const statusMessage = integration.statusMessage === null || syncOwnsMessage(integration) ? (unreadable.length ? skippedMessage(unreadable) : null) : integration.statusMessage;
-    this.apply(em, integration, 'synced', { status: IntegrationStatus.CONNECTED, statusMessage, lastSyncedAt: new Date(), failureCount: 0, nextSyncAt: after(this.deps.syncIntervalSeconds) });
+    // Which busy time counts changes with the status only (see `commit`): a run that stored none changes nothing.
+    this.apply(em, integration, 'synced', { status: IntegrationStatus.CONNECTED, statusMessage, lastSyncedAt: new Date(), failureCount: 0, nextSyncAt: after(this.deps.syncIntervalSeconds) }, false, false);
     return recovered;
   }
 
@@ -69,7 +82,7 @@ export class IntegrationStatusMachine {
       statusMessage: error || integration.statusMessage === null || syncOwnsMessage(integration) ? message : integration.statusMessage,
       failureCount,
       nextSyncAt: after(backoffSeconds(this.deps.retryBaseSeconds, failureCount, retryAfterSeconds)),
-    });
+    }, false, false);
   }
 
   /** A 401 on a working connection: the password was revoked. No more attempts until the user reconnects. */
@@ -106,15 +119,17 @@ export class IntegrationStatusMachine {
 
   /**
    * Flushes `em` and then publishes `integrationStatusChanged` for each integration whose status a
-   * transition in `em` changed, and `BUSY_CHANGED` for the users of all integrations touched (a status, a
-   * calendar list or a choice of calendars decides which busy time counts; a sync run stores busy time).
+   * transition in `em` changed, and `BUSY_CHANGED` for the users of the integrations whose busy time changed:
+   * a status, a calendar list or a choice of calendars decides which busy time counts, and a sync run that
+   * stored busy time (`busyStored`). A run that changed nothing leaves every instance's cached availability be.
    * The integrations' users and calendars must be loaded. Throws what the flush throws.
    */
   async commit(em: EntityManager): Promise<void> {
     await em.flush();
     const touched = this.pending.get(em);
     this.pending.delete(em);
-    if (touched?.size) this.deps.events.publish('BUSY_CHANGED', { userIds: [...new Set([...touched.keys()].map((i) => i.user.id))] });
+    const busy = [...(touched ?? [])].filter(([integration, t]) => t.busy || t.before !== integration.status).map(([integration]) => integration.user.id);
+    if (busy.length) this.deps.events.publish('BUSY_CHANGED', { userIds: [...new Set(busy)] });
     for (const [integration, { before, recorded }] of touched ?? []) {
       // The history stays bounded: a failing account writes a row per attempt, at most every half hour.
       if (recorded) await em.nativeDelete(IntegrationStatusChange, { integration, at: { $lt: after(-HISTORY_DAYS * 86400) } });
@@ -123,19 +138,23 @@ export class IntegrationStatusMachine {
     }
   }
 
-  /** Remembers `integration` as touched in `em` (its status before, when first touched); returns its entry. */
-  private touch(em: EntityManager, integration: CalendarIntegration, isNew = false): { before: IntegrationStatus | null; recorded: boolean } {
-    const touched = this.pending.get(em) ?? new Map<CalendarIntegration, { before: IntegrationStatus | null; recorded: boolean }>();
+  /**
+   * Remembers `integration` as touched in `em` (its status before, when first touched; `busy` when what was
+   * done may change its busy time by itself); returns its entry.
+   */
+  private touch(em: EntityManager, integration: CalendarIntegration, isNew = false, busy = true): Touched {
+    const touched = this.pending.get(em) ?? new Map<CalendarIntegration, Touched>();
     this.pending.set(em, touched);
-    const entry = touched.get(integration) ?? { before: isNew ? null : integration.status, recorded: false };
+    const entry = touched.get(integration) ?? { before: isNew ? null : integration.status, recorded: false, busy: false };
+    entry.busy ||= busy;
     touched.set(integration, entry);
     return entry;
   }
 
-  private apply(em: EntityManager, integration: CalendarIntegration, transition: string, fields: Partial<CalendarIntegration>, isNew = false): void {
+  private apply(em: EntityManager, integration: CalendarIntegration, transition: string, fields: Partial<CalendarIntegration>, isNew = false, busy = true): void {
     const from = isNew ? null : integration.status;
     const message = integration.statusMessage;
-    const entry = this.touch(em, integration, isNew);
+    const entry = this.touch(em, integration, isNew, busy);
     Object.assign(integration, fields);
     if (from === integration.status && message === integration.statusMessage) return;
     em.create(IntegrationStatusChange, { integration, tenantId: integration.tenantId, transition, from, to: integration.status, message: integration.statusMessage });

@@ -231,6 +231,8 @@ export class SyncService {
         run.warnings = [...run.warnings, ...applied.warnings];
         conflicts.push(...applied.conflicts);
         if (applied.moved.length) this.deps.events.publish('BUSY_CHANGED', { userIds: [...new Set(applied.moved)] });
+        // Stored busy time: announced when the run ends, even if a later calendar fails.
+        if (applied.created + applied.updated + applied.deleted > 0) this.deps.status.busyStored(em, integration);
       }
       return conflicts;
     } catch (e) {
