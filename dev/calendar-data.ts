@@ -5,6 +5,8 @@
  * with the TZID of DTSTART). The same seed and day give the same objects.
  */
 
+import { prng } from './fault-proxy';
+
 export const DAY_MS = 86400000;
 const MINUTE_MS = 60000;
 
@@ -16,17 +18,8 @@ export const BERLIN_VTIMEZONE = [
   'END:VTIMEZONE',
 ];
 
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
-export function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic pseudo-random numbers in [0, 1) (mulberry32), as the fault scenarios use them. */
+export { prng };
 
 /** 01:00 UTC on the last Sunday of `month` (0-based) of `year`: when the EU changes clocks. */
 function lastSundayOneUtc(year: number, month: number): number {
