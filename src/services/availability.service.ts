@@ -11,21 +11,16 @@ import { explainSlot, type ExplainedBlock, type MemberConnection, type SlotExpla
 import { formatLocal } from '../availability/zoned-time';
 import { AppError } from '../errors';
 import { isTimeZone } from '../sync/ical/timezones';
-import type { BusyTimeIndex, IndexedUser } from './busy-time-index.service';
+import type { BusyTimeIndex } from './busy-time-index.service';
 import type { CrmCalendarService } from './crm-calendar.service';
-import { busyScope, readAppointmentBlocks, readBusy, readRecentBookings } from './busy-scope';
+import { busyScope, readAppointmentBlocks, readBusy, readRecentBookings, RECENT_DAYS, type RecentBooking } from './busy-scope';
 import { asDate, dateParam, placeholders, plainRows, reads } from './plain-rows';
 import { checkRange } from './range';
 
 const DAY_MS = 86400000;
-/** A round robin evens out the appointments of this many days back. */
-const RECENT_DAYS = 30;
-
-/** Recent appointments of `calendarId` per user, from what the index holds (booked since `since`). */
-function recentFrom(indexed: Map<string, IndexedUser>, calendarId: string, since: Date): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const [userId, user] of indexed) counts.set(userId, user.booked.filter((b) => b.calendarId === calendarId && b.createdAt >= since.getTime()).length);
-  return counts;
+/** How many of each user's appointments are of `calendarId` and were booked since `since` (a round robin's ranking). */
+function recentCounts(booked: Map<string, RecentBooking[]>, calendarId: string, since: Date): Map<string, number> {
+  return new Map([...booked].map(([userId, list]) => [userId, list.filter((b) => b.calendarId === calendarId && b.createdAt >= since.getTime()).length]));
 }
 
 /** iCloud busy time of the users (see `busyScope`) overlapping [from, to), added to `blocks`. */
@@ -100,11 +95,11 @@ async function seatsTakenOf(em: EntityManager, calendar: { id: string }, first: 
   return taken;
 }
 
-/** Appointments of the calendar booked since `since` and still booked, per assigned user. */
-async function recentCounts(em: EntityManager, calendar: { id: string }, userIds: string[], since: Date): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
-  await readRecentBookings(em, userIds, since, (userId) => counts.set(userId, (counts.get(userId) ?? 0) + 1), calendar.id);
-  return counts;
+/** The users' appointments of the calendar booked since `since` and still booked, read in `em`'s transaction. */
+async function recentBookings(em: EntityManager, calendar: { id: string }, userIds: string[], since: Date): Promise<Map<string, RecentBooking[]>> {
+  const booked = new Map<string, RecentBooking[]>(userIds.map((id) => [id, []]));
+  await readRecentBookings(em, userIds, since, (userId, booking) => booked.get(userId)!.push(booking), calendar.id);
+  return booked;
 }
 
 /** Longest range one `availableSlots` query may ask for. */
@@ -196,12 +191,13 @@ export class AvailabilityService {
     // themselves, so its appointments are read with their sessions; a booking reads everything in its transaction.
     const indexed = fromIndex && userIds.length ? await this.deps.busyIndex.of(em, userIds, now.getTime()) : undefined;
     const withSessions = calendar.type === CrmCalendarType.CLASS_BOOKING;
-    const [blocks, seatsTaken, recent] = await reads(em, [
-      async () =>
-        userIds.length && !(indexed && !withSessions) ? blocksOf(em, calendar, userIds, new Date(first.getTime() - margin), new Date(slots[slots.length - 1].end.getTime() + margin), !indexed) : new Map<string, Block[]>(),
+    const blocksFromDatabase = userIds.length > 0 && (!indexed || withSessions);
+    const [blocks, seatsTaken, booked] = await reads(em, [
+      async () => (blocksFromDatabase ? blocksOf(em, calendar, userIds, new Date(first.getTime() - margin), new Date(slots[slots.length - 1].end.getTime() + margin), !indexed) : new Map<string, Block[]>()),
       async () => (calendar.type === CrmCalendarType.CLASS_BOOKING ? seatsTakenOf(em, calendar, first, last, ignoreAppointmentId) : new Map<number, number>()),
-      async () => (!ranks || !userIds.length ? new Map<string, number>() : indexed ? recentFrom(indexed, calendar.id, since) : recentCounts(em, calendar, userIds, since)),
+      async () => (!ranks || !userIds.length ? new Map<string, RecentBooking[]>() : indexed ? new Map([...indexed].map(([id, user]) => [id, user.booked])) : recentBookings(em, calendar, userIds, since)),
     ] as const);
+    const recent = recentCounts(booked, calendar.id, since);
     const busy = indexed && new Map([...indexed].map(([id, user]) => [id, withSessions ? user.icloud : user.all]));
     const engineMembers: EngineMember[] = members.map((m) => ({ userId: m.userId, priority: m.priority, recentCount: recent.get(m.userId) ?? 0 }));
     return computeAvailability({ calendar, members: engineMembers, slots, blocks, busy, seatsTaken, ignoreAppointmentId });

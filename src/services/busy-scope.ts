@@ -85,16 +85,26 @@ export async function readAppointmentBlocks(em: EntityManager, userIds: string[]
   }
 }
 
+/** A round robin evens out the appointments booked in this many days back (its members' recent load). */
+export const RECENT_DAYS = 30;
+
+/** An appointment still booked, as a member's recent load counts it. */
+export interface RecentBooking {
+  calendarId: string;
+  /** Epoch ms. */
+  createdAt: number;
+}
+
 /**
  * Calls `add` for each appointment still booked and created since `since` to which one of the users is assigned
  * (the load a round robin evens out), with its calendar and creation time, optionally of one calendar only.
  */
-export async function readRecentBookings(em: EntityManager, userIds: string[], since: Date, add: (userId: string, calendarId: string, createdAt: Date) => void, calendarId?: string): Promise<void> {
+export async function readRecentBookings(em: EntityManager, userIds: string[], since: Date, add: (userId: string, booking: RecentBooking) => void, calendarId?: string): Promise<void> {
   const rows = await plainRows(
     em,
     `select aa.user_id, a.calendar_id, a.created_at from appointment_assignee aa join appointment a on a.id = aa.appointment_id
       where aa.user_id in (${placeholders(userIds.length)})${calendarId ? ' and a.calendar_id = ?' : ''} and a.status = ? and a.created_at >= ?`,
     [...userIds, ...(calendarId ? [calendarId] : []), AppointmentStatus.BOOKED, dateParam(em, since)],
   );
-  for (const r of rows) add(r.user_id as string, r.calendar_id as string, asDate(r.created_at));
+  for (const r of rows) add(r.user_id as string, { calendarId: r.calendar_id as string, createdAt: asDate(r.created_at).getTime() });
 }

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import { sortBusy, type SortedBusy } from '../availability/availability.engine';
 import type { Logger } from '../logger';
 import type { EventBus } from '../pubsub';
-import { readAppointmentBlocks, readBusy, readRecentBookings } from './busy-scope';
+import { RECENT_DAYS, readAppointmentBlocks, readBusy, readRecentBookings, type RecentBooking } from './busy-scope';
 import { reads } from './plain-rows';
 
 const DAY_MS = 86400000;
@@ -19,8 +19,8 @@ export interface IndexedUser {
   icloud: SortedBusy;
   /** The same and the blocks of the user's active CRM appointments, on any calendar (buffers included). */
   all: SortedBusy;
-  /** The user's appointments still booked, created in the last `RECENT_DAYS` or later (what a round robin evens out). */
-  booked: { calendarId: string; createdAt: number }[];
+  /** The user's appointments still booked, created in the last `RECENT_DAYS` (and a day more). */
+  booked: RecentBooking[];
 }
 
 interface Entry {
@@ -34,8 +34,6 @@ interface Load {
   stale: Set<string>;
 }
 
-/** How far back the recent appointments of a user are held (more than any round robin looks back). */
-const RECENT_DAYS = 31;
 
 /**
  * What blocks each user, held in memory and sorted once, so that a booking page reads nothing from the
@@ -122,7 +120,8 @@ export class BusyTimeIndex {
       await reads(em, [
         () => readBusy(em, userIds, since, undefined, (userId, start, end) => icloud.get(userId)!.push({ start: start.getTime(), end: end.getTime() })),
         () => readAppointmentBlocks(em, userIds, since, undefined, (b) => appointments.get(b.userId)!.push({ start: b.start.getTime(), end: b.end.getTime() })),
-        () => readRecentBookings(em, userIds, new Date(now - RECENT_DAYS * DAY_MS), (userId, calendarId, createdAt) => booked.get(userId)!.push({ calendarId, createdAt: createdAt.getTime() })),
+        // A day more than the ranking looks back: an entry is read later than it was loaded (at most `ttlMs`).
+        () => readRecentBookings(em, userIds, new Date(now - (RECENT_DAYS + 1) * DAY_MS), (userId, booking) => booked.get(userId)!.push(booking)),
       ] as const);
       return new Map(userIds.map((id) => [id, { icloud: sortBusy(icloud.get(id)!), all: sortBusy([...icloud.get(id)!, ...appointments.get(id)!]), booked: booked.get(id)! }]));
     })();
