@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { signToken } from '../src/auth/jwt';
 import { SyncRun } from '../src/entities/sync-run.entity';
-import { radicaleTarget } from '../dev/caldav-targets';
+import { faultyRadicaleTarget, radicaleTarget } from '../dev/caldav-targets';
 import { codeOf, dataOf, TEST_JWT_SECRET } from '../dev/app';
 import { wsClient } from './harness/ws-client';
 import { vevent } from '../dev/phone';
@@ -111,16 +111,22 @@ describe('abuse of the API', () => {
   });
 
   it('refuses a syncNow moments after the last run, saying when to try again, but still joins a run under way', async () => {
-    const f = await syncFixture(suite.target(), { SYNC_NOW_MIN_INTERVAL_SECONDS: '30' });
+    // Behind a proxy that slows every CalDAV answer: the run outlasts the burst (a fast run could end before
+    // the third request arrived, which is then refused as "moments after the last run").
+    const slow = await faultyRadicaleTarget();
+    const f = await syncFixture(slow, { SYNC_NOW_MIN_INTERVAL_SECONDS: '30' });
     try {
       const sync = () => f.app.gql(f.token, `mutation($id: ID!) { syncNow(integrationId: $id) { id outcome } }`, { id: f.integrationId });
+      slow.proxy.delay(300);
       const burst = await Promise.all([sync(), sync(), sync()]);
+      slow.proxy.delay(0);
       expect(new Set(burst.map((r) => dataOf(r).syncNow.id)).size).toBe(1);
       const again = await sync();
       expect(again.errors![0]).toMatchObject({ message: expect.stringMatching(/synced moments ago: try again in \d+ s/), extensions: { code: 'TOO_MANY_REQUESTS', retryAfterSeconds: expect.any(Number) } });
       expect(await f.app.server.orm.fork().count(SyncRun, { integration: f.integrationId })).toBe(1);
     } finally {
       await f.app.close();
+      await slow.stop();
     }
   });
 
