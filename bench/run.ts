@@ -26,7 +26,7 @@ import { median } from './measure';
  *   (list and fetch everything on each check), then availability from the local index against asking CalDAV
  *   on every request (`availability.ts`);
  * - availableSlots over HTTP at calendar size (`slots.ts`), against the previous method;
- * - the initial import of 4,000 objects into SQLite and PostgreSQL (`import.ts`), against tsdav fetching them;
+ * - the initial import of 4,000 objects into SQLite and PostgreSQL (`import.ts`), and a sync after one change, against tsdav fetching them and vdirsyncer syncing them to a folder;
  * - the server's memory over two thousands of availableSlots after importing 5 x 4,000 objects (`memory.ts`);
  * - the fan-out of sync results to 1,000 subscribers, one instance and two (`fanout.ts`), against 1 subscriber.
  * The two at scale (availability against CalDAV per request with 45,000 objects, 1,000 integrations per
