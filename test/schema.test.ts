@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isObjectType, parse, specifiedRules, validate, type OperationDefinitionNode } from 'graphql';
+import { getMetadataStorage } from 'type-graphql';
 import { limitRules } from '../src/graphql-limits';
 import { createEventBus } from '../src/pubsub';
 import { createSchema, schemaSdl } from '../src/schema';
@@ -20,6 +21,20 @@ describe('the committed schema.graphql', () => {
       .flatMap((t) => (isObjectType(t) ? Object.keys(t.getFields()) : []));
     expect(outputFields).toContain('accountEmail');
     expect(outputFields.filter((f) => /password|secret|cipher|credential|token/i.test(f))).toEqual([]);
+  });
+
+  it('resolves plain output fields by reading the property, with no per-field wrapper (simpleResolvers)', async () => {
+    // type-graphql wraps every field of an object type in a resolver of its own unless the type says
+    // `simpleResolvers: true`; graphql-jit then builds a ResolveInfo for each call. On a 340-slot page of
+    // availableSlots that was a third of the answer's allocations. Only @FieldResolver fields may resolve.
+    const schema = await createSchema(createEventBus());
+    const roots = new Set([schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()]);
+    const fieldResolvers = new Set(getMetadataStorage().fieldResolvers.map((r) => r.schemaName));
+    const wrapped = Object.values(schema.getTypeMap())
+      .filter((t) => isObjectType(t) && !t.name.startsWith('__') && !roots.has(t))
+      .flatMap((t) => (isObjectType(t) ? Object.values(t.getFields()).filter((f) => f.resolve && !fieldResolvers.has(f.name)).map((f) => `${t.name}.${f.name}`) : []));
+    expect(wrapped).toEqual([]);
+    expect(fieldResolvers.size).toBeGreaterThan(0);
   });
 });
 

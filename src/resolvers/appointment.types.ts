@@ -6,7 +6,7 @@ import { SyncState } from '../entities/sync-link.entity';
 registerEnumType(AppointmentStatus, { name: 'AppointmentStatus' });
 registerEnumType(SyncState, { name: 'SyncState', description: 'Where the iCloud copies of an appointment stand (the worst of them).' });
 
-@ObjectType('Contact')
+@ObjectType('Contact', { simpleResolvers: true })
 export class ContactType {
   @Field(() => ID) id!: string;
   @Field(() => String) name!: string;
@@ -14,7 +14,7 @@ export class ContactType {
   @Field(() => String, { nullable: true }) phone!: string | null;
 }
 
-@ObjectType('Appointment')
+@ObjectType('Appointment', { simpleResolvers: true })
 export class AppointmentType {
   @Field(() => ID) id!: string;
   @Field(() => ID) calendarId!: string;

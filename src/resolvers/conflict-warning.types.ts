@@ -3,7 +3,7 @@ import { ConflictKind } from '../entities/conflict-warning.entity';
 
 registerEnumType(ConflictKind, { name: 'ConflictKind', description: 'DOUBLE_BOOKING, EDIT_CONFLICT or DELETED_IN_ICLOUD.' });
 
-@ObjectType('ConflictWarning', { description: 'iCloud and the CRM disagree: what happened, and what the user may want to do.' })
+@ObjectType('ConflictWarning', { description: 'iCloud and the CRM disagree: what happened, and what the user may want to do.', simpleResolvers: true })
 export class ConflictWarningType {
   @Field(() => ID)
   id!: string;

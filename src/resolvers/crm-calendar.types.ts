@@ -7,7 +7,7 @@ registerEnumType(CrmCalendarType, { name: 'CrmCalendarType' });
 registerEnumType(RoundRobinMode, { name: 'RoundRobinMode' });
 registerEnumType(MemberPriority, { name: 'MemberPriority' });
 
-@ObjectType('OpenHours', { description: 'Open hours of one weekday, wall-clock times in the calendar\'s zone.' })
+@ObjectType('OpenHours', { description: 'Open hours of one weekday, wall-clock times in the calendar\'s zone.', simpleResolvers: true })
 @InputType('OpenHoursInput')
 export class OpenHoursType {
   @Field(() => Int, { description: '1 = Monday .. 7 = Sunday.' })
@@ -20,7 +20,7 @@ export class OpenHoursType {
   end!: string;
 }
 
-@ObjectType('TeamMember')
+@ObjectType('TeamMember', { simpleResolvers: true })
 export class TeamMemberType {
   @Field(() => ID, { description: 'The CRM user id (JWT sub).' })
   userId!: string;
@@ -45,7 +45,7 @@ export class TeamMemberInput {
   isPrimary?: boolean;
 }
 
-@ObjectType('CrmCalendar', { description: 'A calendar people book through: class booking, round robin, collective or service.' })
+@ObjectType('CrmCalendar', { description: 'A calendar people book through: class booking, round robin, collective or service.', simpleResolvers: true })
 export class CrmCalendarObject {
   @Field(() => ID) id!: string;
   @Field(() => String) name!: string;
@@ -84,7 +84,7 @@ export class CreateCrmCalendarInput {
   teamMembers!: TeamMemberInput[];
 }
 
-@ObjectType('TimeSlot', { description: 'A bookable slot.' })
+@ObjectType('TimeSlot', { description: 'A bookable slot.', simpleResolvers: true })
 export class TimeSlotType {
   @Field(() => Date) startsAt!: Date;
   @Field(() => Date) endsAt!: Date;
@@ -99,13 +99,13 @@ registerEnumType(AvailabilityReasonCode, {
   description: 'Why a slot, or a member at a slot, cannot be booked; NOT_CONNECTED and NEEDS_RECONNECT say a member\'s iCloud busy time is not known or not current.',
 });
 
-@ObjectType('AvailabilityReason')
+@ObjectType('AvailabilityReason', { simpleResolvers: true })
 export class AvailabilityReasonType {
   @Field(() => AvailabilityReasonCode) code!: AvailabilityReasonCode;
   @Field(() => String) message!: string;
 }
 
-@ObjectType('MemberAvailabilityReason')
+@ObjectType('MemberAvailabilityReason', { simpleResolvers: true })
 export class MemberAvailabilityReasonType extends AvailabilityReasonType {
   @Field(() => String, { nullable: true, description: 'ICLOUD_BUSY: the iCloud calendar the busy time comes from.' }) calendarName?: string | null;
   @Field(() => Date, { nullable: true, description: 'CRM_APPOINTMENT (buffers included) and ICLOUD_BUSY: the blocking interval.' }) startsAt?: Date | null;
@@ -114,14 +114,14 @@ export class MemberAvailabilityReasonType extends AvailabilityReasonType {
   @Field(() => String, { nullable: true, description: "ICLOUD_BUSY: the event's title, for its owner only." }) title?: string | null;
 }
 
-@ObjectType('MemberExplanation')
+@ObjectType('MemberExplanation', { simpleResolvers: true })
 export class MemberExplanationType {
   @Field(() => ID, { description: 'The CRM user id.' }) userId!: string;
   @Field(() => Boolean, { description: 'Nothing of theirs overlaps the slot with the calendar\'s buffers.' }) free!: boolean;
   @Field(() => [MemberAvailabilityReasonType]) reasons!: MemberAvailabilityReasonType[];
 }
 
-@ObjectType('SlotExplanation', { description: 'Why a slot is or is not bookable; `bookable` exactly when availableSlots offers it.' })
+@ObjectType('SlotExplanation', { description: 'Why a slot is or is not bookable; `bookable` exactly when availableSlots offers it.', simpleResolvers: true })
 export class SlotExplanationType {
   @Field(() => Date) startsAt!: Date;
   @Field(() => Date) endsAt!: Date;

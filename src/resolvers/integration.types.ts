@@ -4,7 +4,7 @@ import { IntegrationStatus } from '../entities/calendar-integration.entity';
 
 registerEnumType(IntegrationStatus, { name: 'IntegrationStatus', description: 'Where a connected calendar account stands.' });
 
-@ObjectType('ExternalCalendar', { description: 'A VEVENT calendar of a connected account.' })
+@ObjectType('ExternalCalendar', { description: 'A VEVENT calendar of a connected account.', simpleResolvers: true })
 export class ExternalCalendarType {
   @Field(() => ID)
   id!: string;
@@ -25,7 +25,7 @@ export class ExternalCalendarType {
   checkForConflicts!: boolean;
 }
 
-@ObjectType('CalendarIntegration', { description: 'A connected calendar account (an Apple ID).' })
+@ObjectType('CalendarIntegration', { description: 'A connected calendar account (an Apple ID).', simpleResolvers: true })
 export class CalendarIntegrationType {
   @Field(() => ID)
   id!: string;

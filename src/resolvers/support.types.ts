@@ -21,7 +21,7 @@ export class SupportIntegrationFilter {
   status?: IntegrationStatus | null;
 }
 
-@ObjectType('SupportIntegration', { description: 'An integration as support sees it: whose it is and how it stands. Never a credential.' })
+@ObjectType('SupportIntegration', { description: 'An integration as support sees it: whose it is and how it stands. Never a credential.', simpleResolvers: true })
 export class SupportIntegrationType {
   @Field(() => ID)
   id!: string;
@@ -57,7 +57,7 @@ export class SupportIntegrationType {
   ownerId!: string;
 }
 
-@ObjectType('PageInfo')
+@ObjectType('PageInfo', { simpleResolvers: true })
 export class PageInfoType {
   @Field(() => Boolean)
   hasNextPage!: boolean;
@@ -66,7 +66,7 @@ export class PageInfoType {
   endCursor!: string | null;
 }
 
-@ObjectType('SupportIntegrationConnection')
+@ObjectType('SupportIntegrationConnection', { simpleResolvers: true })
 export class SupportIntegrationConnectionType {
   @Field(() => [SupportIntegrationType])
   nodes!: SupportIntegrationType[];
@@ -78,7 +78,7 @@ export class SupportIntegrationConnectionType {
   totalCount!: number;
 }
 
-@ObjectType('IntegrationStatusChange', { description: 'One change of an integration\'s status or status message.' })
+@ObjectType('IntegrationStatusChange', { description: 'One change of an integration\'s status or status message.', simpleResolvers: true })
 export class IntegrationStatusChangeType {
   @Field(() => Date)
   at!: Date;

@@ -3,7 +3,7 @@ import { SyncOutcome } from '../entities/sync-run.entity';
 
 registerEnumType(SyncOutcome, { name: 'SyncOutcome', description: 'SUCCESS, PARTIAL (something was skipped: see warnings) or FAILED (see error).' });
 
-@ObjectType('SyncRun', { description: 'One sync of one integration: what it changed and what it cost.' })
+@ObjectType('SyncRun', { description: 'One sync of one integration: what it changed and what it cost.', simpleResolvers: true })
 export class SyncRunType {
   @Field(() => ID)
   id!: string;
@@ -42,7 +42,7 @@ export class SyncRunType {
   error!: string | null;
 }
 
-@ObjectType('BusyInterval', { description: 'Busy time from an iCloud calendar: one interval per occurrence.' })
+@ObjectType('BusyInterval', { description: 'Busy time from an iCloud calendar: one interval per occurrence.', simpleResolvers: true })
 export class BusyIntervalType {
   @Field(() => Date)
   startsAt!: Date;

@@ -3,7 +3,7 @@ import type { Principal } from '../auth/jwt';
 import type { Context } from '../context';
 import type { User } from '../entities/user.entity';
 
-@ObjectType('Viewer', { description: 'The caller, as the CRM token names them.' })
+@ObjectType('Viewer', { description: 'The caller, as the CRM token names them.', simpleResolvers: true })
 export class ViewerType {
   @Field(() => ID, { description: 'The CRM user id (JWT sub).' })
   id!: string;
