@@ -1,6 +1,7 @@
 import { GraphQLScalarType, lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema, GraphQLISODateTime } from 'type-graphql';
 import type { EventBus } from './pubsub';
+import { TextMemo } from './text-memo';
 import { IntegrationResolver } from './resolvers/integration.resolver';
 import { SyncResolver } from './resolvers/sync.resolver';
 import { AppointmentResolver } from './resolvers/appointment.resolver';
@@ -10,18 +11,8 @@ import { ViewerResolver } from './resolvers/viewer.resolver';
 import { SupportResolver } from './resolvers/support.resolver';
 
 /** ISO texts of instants serialised lately: pages of slots repeat the same grid times, and `toISOString` takes about 1 µs. */
-const isoTexts = new Map<number, string>();
-const ISO_TEXTS_MAX = 50_000;
-
-function isoText(date: Date): string {
-  const ms = date.getTime();
-  let text = isoTexts.get(ms);
-  if (text === undefined) {
-    if (isoTexts.size >= ISO_TEXTS_MAX) isoTexts.clear();
-    isoTexts.set(ms, (text = date.toISOString()));
-  }
-  return text;
-}
+const isoTexts = new TextMemo(50_000);
+const toIso = (ms: number) => new Date(ms).toISOString();
 
 /**
  * type-graphql's `DateTimeISO` (graphql-scalars) with a fast path for what resolvers return, valid `Date`s: the
@@ -31,7 +22,7 @@ function isoText(date: Date): string {
  */
 const DateTimeISO = new GraphQLScalarType({
   ...GraphQLISODateTime.toConfig(),
-  serialize: (value) => (value instanceof Date && !Number.isNaN(value.getTime()) ? isoText(value) : GraphQLISODateTime.serialize(value)),
+  serialize: (value) => (value instanceof Date && !Number.isNaN(value.getTime()) ? isoTexts.get('', value.getTime(), toIso) : GraphQLISODateTime.serialize(value)),
 });
 
 /**

@@ -1,4 +1,5 @@
 import { instantOfWallTime, type OffsetAt } from '../sync/ical/local-time';
+import { TextMemo } from '../text-memo';
 
 /** Wall-clock date in a zone: year, month (1-12), day, ISO weekday (1 = Monday .. 7 = Sunday). */
 export interface LocalDate {
@@ -158,9 +159,15 @@ export function addDays(date: Pick<LocalDate, 'year' | 'month' | 'day'>, days: n
 
 const pad2 = (n: number) => (n < 10 ? '0' + n : String(n));
 
+/** Local texts made lately, by zone (`TextMemo`): each page of slots formats the same grid times again. */
+const localTexts = new TextMemo(50_000);
+
 /** `2026-03-30T09:00:00+02:00`: an instant as wall-clock time with its offset in `timeZone`. */
 export function formatLocal(instant: Date, timeZone: string): string {
-  const t = instant.getTime();
+  return localTexts.get(timeZone, instant.getTime(), localText);
+}
+
+function localText(t: number, timeZone: string): string {
   const offsetMs = offsetAt(t, timeZone);
   const w = new Date(Math.floor(t / 1000) * 1000 + offsetMs);
   const offset = Math.round(offsetMs / 60000);
