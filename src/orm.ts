@@ -40,12 +40,26 @@ export function ormOptions(databaseUrl: string, migrationsList?: MigrationObject
     ...common,
     driver: LibSqlDriver,
     dbName: databaseUrl,
-    // Per connection, and MikroORM's SQLite dialect replaces its connection every 10 s (`validateConnection`):
-    // set only once at start, these held for the first connection, and then every commit waited for an fsync
-    // (2.4 ms a commit measured, the event loop blocked meanwhile) and foreign keys were not enforced.
-    pool: { afterCreate: (connection: { exec(sql: string): unknown }, done: (err: Error | null, connection: unknown) => void) => done(applyPragmas(connection, databaseUrl), connection) },
+    // Per connection: set only once at start, these held for the first connection only, and then every commit
+    // waited for an fsync (2.4 ms a commit measured, the event loop blocked meanwhile) and foreign keys were not
+    // enforced. Then the connection is kept: MikroORM's libsql dialect retires a connection 10 s after it opened
+    // (`validateConnection`, meant for remote libsql), and for a file that only cost a request every 10 s the
+    // close of the last connection (a WAL checkpoint, fsyncs on the event loop) and every statement prepared again.
+    pool: {
+      afterCreate: (connection: LibSqlConnection, done: (err: Error | null, connection: unknown) => void) => {
+        if (databaseUrl !== ':memory:') connection.__created = Number.POSITIVE_INFINITY;
+        done(applyPragmas(connection, databaseUrl), connection);
+      },
+    },
     migrations: { migrationsList: migrationsList ?? SQLITE_MIGRATIONS, path: 'src/migrations/sqlite', transactional: true, silent: true, snapshot: false },
   };
+}
+
+/** What the pool's `afterCreate` gets from MikroORM's libsql dialect: the driver's connection, stamped when opened. */
+interface LibSqlConnection {
+  exec(sql: string): unknown;
+  /** When the dialect opened it (ms); it retires a connection 10 s after this. */
+  __created?: number;
 }
 
 /**
@@ -56,7 +70,7 @@ export function ormOptions(databaseUrl: string, migrationsList?: MigrationObject
  * committed (a power cut may lose the last commits, never the file's consistency). Foreign keys are enforced
  * (cascading deletes rely on them).
  */
-function applyPragmas(connection: { exec(sql: string): unknown }, databaseUrl: string): Error | null {
+function applyPragmas(connection: LibSqlConnection, databaseUrl: string): Error | null {
   try {
     connection.exec(`pragma foreign_keys = on;${databaseUrl === ':memory:' ? '' : ' pragma synchronous = normal;'}`);
     return null;

@@ -14,8 +14,8 @@ interface Pool {
 }
 
 /**
- * SQLite's settings are per connection, and MikroORM's SQLite dialect replaces its pooled connection every 10 s:
- * what the server sets must hold on every connection, not only the first.
+ * SQLite's settings are per connection, and the pool may open another (MikroORM's SQLite dialect replaced its
+ * pooled connection every 10 s): what the server sets must hold on every connection, not only the first.
  */
 describe('the SQLite connection', () => {
   let dir: string;
@@ -45,5 +45,20 @@ describe('the SQLite connection', () => {
     expect(String(await setting('journal_mode'))).toBe('wal');
     // 1 is NORMAL (2, FULL, is SQLite's default: an fsync on every commit).
     expect(Number(await setting('synchronous'))).toBe(1);
+  });
+
+  it('keeps its connection past the dialect\'s 10 s (a replacement closed the database and prepared every statement again)', async () => {
+    const pool = (orm.fork().getConnection() as unknown as { getKnex(): { client: Pool } }).getKnex().client;
+    const first = await pool.acquireConnection();
+    await pool.releaseConnection(first);
+    const now = Date.now;
+    Date.now = () => now() + 60_000;
+    try {
+      const later = await pool.acquireConnection();
+      await pool.releaseConnection(later);
+      expect(later).toBe(first);
+    } finally {
+      Date.now = now;
+    }
   });
 });
