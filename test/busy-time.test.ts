@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { BERLIN_VTIMEZONE, berlinOffsetMinutes, berlinWallToUtc, calendarObjects } from '../dev/calendar-data';
 import { parseCalendarObject, MalformedCalendarObject, type BusyContext } from '../src/sync/ical/calendar-object';
 import { formatLocal } from '../src/availability/zoned-time';
 
@@ -11,7 +13,7 @@ const WINDOW = { start: new Date('2026-01-01T00:00:00Z'), end: new Date('2027-01
 
 /** Busy intervals by Python's recurring_ical_events (Debian python3-recurring-ical-events): an independent implementation. */
 function reference(file: string, timezone: string): string[][] {
-  const out = execFileSync('/usr/bin/python3', [join(__dirname, 'fixtures', 'busy_reference.py'), join(DIR, file), timezone, ADDRESS, WINDOW.start.toISOString(), WINDOW.end.toISOString()]);
+  const out = execFileSync('/usr/bin/python3', [join(__dirname, 'fixtures', 'busy_reference.py'), resolve(DIR, file), timezone, ADDRESS, WINDOW.start.toISOString(), WINDOW.end.toISOString()]);
   return JSON.parse(out.toString());
 }
 
@@ -70,6 +72,43 @@ describe('busy time from iCloud events agrees with an independent implementation
       expect(oracle.length).toBeGreaterThan(0);
       expect(ours(file, timezone)).toEqual(expectedBusy(file, oracle));
     });
+  });
+});
+
+describe("the benchmarks' generated calendars (dev/calendar-data.ts) agree with the independent implementation", () => {
+  it.each(['Europe/Berlin', 'America/New_York'])('for a user in %s: 300 Berlin objects, one in five a weekly series with an EXDATE and moved occurrences', (timezone) => {
+    // Days around mid-2026, so that every series, its moves and both DST changes fall inside WINDOW.
+    const objects = Object.values(calendarObjects({ count: 300, seed: 7, name: 'oracle', today: Date.UTC(2026, 5, 1), firstDay: -120, lastDay: 120 }));
+    // One file for the oracle: the objects' VEVENTs under one VCALENDAR and VTIMEZONE (UIDs are distinct).
+    const vevents = objects.flatMap((o) => /BEGIN:VEVENT[\s\S]*END:VEVENT/.exec(o)![0].split('\r\n'));
+    const dir = mkdtempSync(join(tmpdir(), 'busy-oracle-'));
+    try {
+      const file = join(dir, 'generated.ics');
+      writeFileSync(file, ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//test//EN', ...BERLIN_VTIMEZONE, ...vevents, 'END:VCALENDAR', ''].join('\r\n'));
+      const oracle = reference(file, timezone);
+      const ctx: BusyContext = { timezone, accountAddresses: [ADDRESS], window: WINDOW };
+      const iso = (d: Date) => d.toISOString().replace('.000Z', 'Z');
+      const mine = objects.flatMap((o) => parseCalendarObject(o, ctx).flatMap((e) => e.busy.map((b) => [iso(b.start), iso(b.end)]))).sort(byInterval);
+      expect(oracle.length).toBeGreaterThan(300);
+      // The oracle's pytz arithmetic keeps DTSTART's offset while it steps through a series: when a change of
+      // offset lies between DTSTART and UNTIL (in UTC), UNTIL falls an hour before the last occurrence, which it
+      // leaves out. RFC 5545 section 3.3.10: UNTIL bounds the recurrence inclusively, so that occurrence is busy.
+      // Each one taken from ours is checked to be such a case (at UNTIL, across a change, missing from the oracle).
+      const printed = new Set(oracle.map((i) => i.join()));
+      const acrossAChange = new Set(objects.flatMap((o) => {
+        const until = /RRULE:.*UNTIL=(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)00Z/.exec(o);
+        const start = /DTSTART;TZID=Europe\/Berlin:(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)00/.exec(o)!;
+        if (!until) return [];
+        const untilMs = Date.UTC(+until[1], +until[2] - 1, +until[3], +until[4], +until[5]);
+        const startWall = Date.UTC(+start[1], +start[2] - 1, +start[3], +start[4], +start[5]);
+        return berlinOffsetMinutes(untilMs) !== berlinOffsetMinutes(berlinWallToUtc(startWall)) ? [iso(new Date(untilMs))] : [];
+      }));
+      const rfcOverOracle = mine.filter((i) => !printed.has(i.join()));
+      expect(rfcOverOracle.filter(([start]) => !acrossAChange.has(start))).toEqual([]);
+      expect(mine).toEqual([...oracle, ...rfcOverOracle].sort(byInterval));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
