@@ -35,7 +35,8 @@ import { lessIsBetter, type BenchResult } from './results';
  * Then it extrapolates: integrations per core at a 2-minute interval; instances, PostgreSQL statements and writes
  * per second, requests per second towards iCloud and Redis messages for 100,000 and 1,000,000 accounts.
  * SCALE_PROFILE=<dir> runs the reconciling instances with `--cpu-prof` into that folder; SCALE_NODE_ARGS adds
- * other Node flags to them. About 6 to 8 minutes at full size on 2 cores.
+ * other Node flags to them, SCALE_NODE_ARGS_B to instance B of the two-instance rounds only (an A/B comparison of
+ * two settings under the same load). About 6 to 8 minutes at full size on 2 cores.
  *
  *     node scripts/build-if-stale.mjs && node dist/bench/reconciler-scale.js
  *     SCALE_INTEGRATIONS=50 node dist/bench/reconciler-scale.js     # a quick look
@@ -49,6 +50,11 @@ const CONNECT_PARALLEL = Number(process.env.SCALE_CONNECT_PARALLEL ?? 12);
 const PROFILE_DIR = process.env.SCALE_PROFILE;
 /** More Node flags for the reconciling instances (e.g. `--trace-gc`, `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=/tmp/x`). */
 const NODE_ARGS = (process.env.SCALE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+/**
+ * More Node flags for instance B of the two-instance rounds only (after SCALE_NODE_ARGS): A and B sync the same
+ * kind of work at the same time, so their CPU and RSS compare two settings under the same load of the machine.
+ */
+const NODE_ARGS_B = (process.env.SCALE_NODE_ARGS_B ?? '').split(' ').filter(Boolean);
 const CALENDARS = ['home', 'work'] as const;
 const INTERVAL_SECONDS = 120;
 const DAY = 86400000;
@@ -72,6 +78,17 @@ function cpuSeconds(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/** Asks process `pid` (started with --heapsnapshot-signal=SIGUSR2) for a heap snapshot and waits until it wrote it. */
+async function snapshot(pid: number): Promise<void> {
+  const dir = NODE_ARGS.find((a) => a.startsWith('--diagnostic-dir='))?.slice('--diagnostic-dir='.length) ?? process.cwd();
+  const count = () => readdirSync(dir).filter((f) => f.includes(`.${pid}.`) && f.endsWith('.heapsnapshot')).length;
+  const before = count();
+  process.kill(pid, 'SIGUSR2');
+  // The process writes the snapshot on its main thread: it answers nothing until it is done.
+  while (count() === before) await new Promise((r) => setTimeout(r, 500));
+  await new Promise((r) => setTimeout(r, 3000));
 }
 
 /** The resident set of a process in kB (VmRSS), or 0 once it is gone. */
@@ -350,7 +367,7 @@ async function startReconcilers(stack: Stack, names: string[], live: Instance[],
   // A fresh connection is due at once: before a round, nothing is due.
   if (postpone) await stack.pg.query(`/* ${MARK} */ update calendar_integration set next_sync_at = now() + interval '1 day'`);
   const nodeArgs = [...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), ...NODE_ARGS];
-  const settled = await Promise.allSettled(names.map((name) => startServerProcess(serverEnv(stack, '* * * * * *'), nodeArgs).then((s) => observe(name, s))));
+  const settled = await Promise.allSettled(names.map((name) => startServerProcess(serverEnv(stack, '* * * * * *'), name === 'B' ? [...nodeArgs, ...NODE_ARGS_B] : nodeArgs).then((s) => observe(name, s))));
   const instances = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   live.push(...instances);
   const failed = settled.find((s) => s.status === 'rejected') as PromiseRejectedResult | undefined;
@@ -501,6 +518,8 @@ async function round(label: string, stack: Stack, instances: Instance[], account
   const redisAfter = await redisPublishes(stack.redisClient);
   const methodsAfter = await caldavRequestsByMethod(instances);
   const heapsAfter = await heaps(instances);
+  // With SCALE_NODE_ARGS="--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=<dir>": a heap snapshot of each instance after each round.
+  if (NODE_ARGS.includes('--heapsnapshot-signal=SIGUSR2')) for (const i of instances) await snapshot(i.server.pid);
   const [latency] = await stack.pg.query<{ mean: number; p50: number; p95: number }>(
     `/* ${MARK} */ select avg(ms) as mean, percentile_cont(0.5) within group (order by ms) as p50, percentile_cont(0.95) within group (order by ms) as p95
      from (select extract(epoch from finished_at - started_at) * 1000 as ms from sync_run where started_at >= to_timestamp($1 / 1000.0)) runs`,
