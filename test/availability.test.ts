@@ -1,4 +1,5 @@
-import { computeAvailability, rankMembers, type EngineCalendar, type EngineMember } from '../src/availability/availability.engine';
+import fc from 'fast-check';
+import { computeAvailability, rankMembers, sortBusy, type EngineCalendar, type EngineMember } from '../src/availability/availability.engine';
 import { candidateSlots } from '../src/availability/slots';
 import { formatLocal, wallTimeToUtc } from '../src/availability/zoned-time';
 import { CrmCalendarType, MemberPriority, RoundRobinMode } from '../src/entities/crm-calendar.entity';
@@ -43,6 +44,26 @@ describe('who is free for a slot', () => {
   const members = (...ids: [string, MemberPriority, number][]): EngineMember[] => ids.map(([userId, priority, recentCount]) => ({ userId, priority, recentCount }));
   const calendar = (type: CrmCalendarType, extra: Partial<EngineCalendar> = {}): EngineCalendar => ({ id: 'cal', type, seatsPerSlot: 1, bufferBeforeMinutes: 0, bufferAfterMinutes: 0, roundRobinMode: RoundRobinMode.OPTIMIZE_FOR_AVAILABILITY, ...extra });
   const busy = (start: string, end: string) => ({ start: new Date(start), end: new Date(end) });
+
+  it('finds every overlap, for slots in any order and any length, from blocks and from busy time indexed beforehand', () => {
+    const interval = fc.tuple(fc.integer({ min: 0, max: 2000 }), fc.integer({ min: 1, max: 300 })).map(([start, length]) => ({ start: start * 60000, end: (start + length) * 60000 }));
+    fc.assert(
+      fc.property(fc.array(interval, { maxLength: 60 }), fc.array(interval, { maxLength: 60 }), fc.array(interval, { minLength: 1, maxLength: 40 }), fc.boolean(), (blocks, indexed, slots, sorted) => {
+        const asked = sorted ? [...slots].sort((a, b) => a.start - b.start) : slots;
+        const result = computeAvailability({
+          calendar: calendar(CrmCalendarType.ROUND_ROBIN),
+          members: members(['m', MemberPriority.MEDIUM, 0]),
+          slots: asked.map((x) => ({ start: new Date(x.start), end: new Date(x.end) })),
+          blocks: new Map([['m', blocks.map((b) => ({ start: new Date(b.start), end: new Date(b.end) }))]]),
+          busy: new Map([['m', sortBusy(indexed)]]),
+          seatsTaken: new Map(),
+        });
+        const overlapsAny = (x: { start: number; end: number }) => [...blocks, ...indexed].some((b) => b.start < x.end && x.start < b.end);
+        expect(result.map((r) => r.seatsLeft === 0)).toEqual(asked.map(overlapsAny));
+      }),
+      { numRuns: 300 },
+    );
+  });
 
   it('offers a class slot while seats are left and its own session does not block the host', () => {
     const cal = calendar(CrmCalendarType.CLASS_BOOKING, { seatsPerSlot: 3 });
