@@ -61,6 +61,8 @@ const SECONDS = Number(process.env.SLOTS_CALDAV_SECONDS ?? 10);
 const RATE = Number(process.env.SLOTS_CALDAV_RATE ?? 300);
 const RADICALES = Math.max(1, Number(process.env.SLOTS_CALDAV_RADICALES ?? 2));
 const CPU_PROF = process.env.SLOTS_CALDAV_CPU_PROF === '1';
+/** More Node flags for the server (e.g. `--heap-growing-percent=0` for V8's own heap growth, `--trace-gc`). */
+const NODE_ARGS = (process.env.SLOTS_CALDAV_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const HISTORY_DAYS = 1095;
 const TYPES = [CrmCalendarType.ROUND_ROBIN, CrmCalendarType.COLLECTIVE, CrmCalendarType.SERVICE];
 const PRIORITIES = [MemberPriority.HIGH, MemberPriority.MEDIUM, MemberPriority.LOW];
@@ -428,7 +430,7 @@ export async function benchSlotsCaldav(): Promise<BenchResult[]> {
     if (CPU_PROF) mkdirSync(profDir, { recursive: true });
     server = await startServerProcess(
       { DATA_DIR: dataDir, AUTH_JWT_SECRET: secret, ICLOUD_CALDAV_URL: radicale.url, SYNC_CRON: '', SYNC_NOW_MIN_INTERVAL_SECONDS: '0', CALDAV_TIMEOUT_MS: '30000', CONNECT_THROTTLE_LIMIT: '1000', CONNECT_THROTTLE_APPLE_ID_LIMIT: '1000' },
-      CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [],
+      [...(CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), ...NODE_ARGS],
     );
     const url = server.url.replace('//localhost:', '//127.0.0.1:');
     const { post, gql } = client(url, agent);
