@@ -283,7 +283,8 @@ interface Instance {
   name: string;
   server: ServerProcess;
   runs: RunLine[];
-  ticks: { time: number; synced: number }[];
+  /** One line per batch a tick claimed and ran: when it ended, how many it synced, how long it took (ms). */
+  ticks: { time: number; synced: number; ms: number }[];
   errors: Record<string, unknown>[];
   /** Threads once started and idle: more means the iCalendar reader's worker threads are running. */
   baseThreads: number;
@@ -305,7 +306,7 @@ function observe(name: string, server: ServerProcess): Instance {
         continue;
       }
       if (entry.msg === 'sync run finished') instance.runs.push({ integrationId: entry.integrationId, runId: entry.runId, outcome: entry.outcome, requests: entry.requests, created: entry.created, time: entry.time });
-      else if (entry.msg === 'reconcile tick') instance.ticks.push({ time: entry.time, synced: entry.synced });
+      else if (entry.msg === 'reconcile tick') instance.ticks.push({ time: entry.time, synced: entry.synced, ms: entry.ms });
       else if (entry.level >= 50) instance.errors.push(entry);
     }
   });
@@ -531,10 +532,9 @@ async function round(label: string, stack: Stack, instances: Instance[], account
   for (const r of runs) perIntegration.set(r.integrationId, (perIntegration.get(r.integrationId) ?? 0) + 1);
   const perInstance = instances.map((i, n) => {
     const ticks = i.ticks.slice(before[n].ticks).filter((t) => t.synced > 0);
-    // node-cron fires on whole seconds and skips a second while a tick runs (noOverlap): between a tick's end and
-    // the next whole second this instance syncs nothing.
-    const nextSecond = (ms: number) => Math.ceil(ms / 1000) * 1000 - ms;
-    const idleBetweenTicksMs = nextSecond(t0) + ticks.slice(0, -1).reduce((sum, t) => sum + nextSecond(t.time), 0);
+    // A tick claims and runs batches one after the other until fewer than a batch are due; the rest of the round
+    // this instance ran no batch (waiting for the next cron second, or done before the other instance).
+    const idleBetweenTicksMs = Math.max(0, wallMs - ticks.reduce((sum, t) => sum + t.ms, 0));
     return {
       name: i.name,
       runs: i.runs.length - before[n].runs,
@@ -588,7 +588,7 @@ function printRound(r: Round): void {
   console.log(`    one sync run (started to finished, ${CONCURRENCY} at once per instance): mean ${fmt(r.runMs.mean)} ms, p50 ${fmt(r.runMs.p50)} ms, p95 ${fmt(r.runMs.p95)} ms`);
   for (const p of r.perInstance) {
     console.log(
-      `    instance ${p.name}: ${p.runs} runs in ${p.ticks} ticks (at most ${p.maxPerTick} per tick, ${sec(r.wallMs / Math.max(1, p.ticks))} s per tick, ${sec(p.idleBetweenTicksMs)} s of the ${sec(r.wallMs)} s waiting for the next cron second),`,
+      `    instance ${p.name}: ${p.runs} runs in ${p.ticks} batches (at most ${p.maxPerTick} per batch, ${sec(r.wallMs / Math.max(1, p.ticks))} s per batch, ${sec(p.idleBetweenTicksMs)} s of the ${sec(r.wallMs)} s with no batch under way),`,
     );
     console.log(
       `      CPU ${fmt(p.cpuS, 1)} s (${fmt((p.cpuS / Math.max(1, p.runs)) * 1000, 1)} ms per run), RSS ${p.rssBeforeMb} MB before, ${p.rssPeakMb} MB peak, ${p.rssAfterMb} MB after ` +

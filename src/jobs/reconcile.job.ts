@@ -61,11 +61,12 @@ export function startReconcileJob(options: ReconcileJobOptions): ReconcileJob {
 
   const inFlight = new Set<Promise<unknown>>();
   async function tick(): Promise<number> {
+    const started = performance.now();
     const ids = await claimDue(options.orm.fork(), owner, options.concurrency * 2, options.leaseSeconds);
     const runs = Promise.all(ids.map((id) => limit(() => runOne(id))));
     inFlight.add(runs);
     await runs.finally(() => inFlight.delete(runs));
-    if (ids.length) options.logger.debug({ synced: ids.length }, 'reconcile tick');
+    if (ids.length) options.logger.debug({ synced: ids.length, ms: Math.round(performance.now() - started) }, 'reconcile tick');
     return ids.length;
   }
 
