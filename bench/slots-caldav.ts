@@ -46,7 +46,8 @@ import { lessIsBetter, runAsMain, type BenchResult } from './results';
  * SLOTS_CALDAV_CLIENTS (20) concurrent clients for SLOTS_CALDAV_SECONDS (10) on the first round-robin calendar:
  * first as closed loops (each sends its next request when the last is answered: the most the server sustains; the
  * mean latency there is CLIENTS / throughput), then at SLOTS_CALDAV_RATE (300) requests per second between them,
- * each client on a schedule, latencies counted from when a request was due (the p99 the target names). SLOTS_CALDAV_CPU_PROF=1 runs the server with --cpu-prof (into /tmp/slots-prof)
+ * each client on a schedule, latencies counted from when a request was due (the p99 the target names).
+ * SLOTS_CALDAV_NODE_ARGS adds Node flags to the server. SLOTS_CALDAV_CPU_PROF=1 runs the server with --cpu-prof (into /tmp/slots-prof)
  * and prints where its main thread's CPU went during the sequential requests, per request: by case and stage,
  * then by file, by function and the server's own functions inclusive, from the samples taken in those phases.
  */
@@ -239,8 +240,8 @@ async function underLoad(pid: number, run: () => Promise<number[]>): Promise<{ l
   const cpu0 = cpuMsOf(pid);
   const t0 = performance.now();
   const latencies = (await run()).sort((a, b) => a - b);
-  const ms = performance.now() - t0;
-  return { latencies, seconds: ms / 1000, serverCpu: (cpuMsOf(pid) - cpu0) / ms };
+  const elapsedMs = performance.now() - t0;
+  return { latencies, seconds: elapsedMs / 1000, serverCpu: (cpuMsOf(pid) - cpu0) / elapsedMs };
 }
 
 /** `clients` clients for `seconds`, each sending its next request when the last is answered: the most the server sustains. */
@@ -563,7 +564,8 @@ export async function benchSlotsCaldav(): Promise<BenchResult[]> {
     // Throughput: concurrent clients on the first round-robin calendar, first as fast as they can (the most the
     // server sustains), then at the target rate (the latency it keeps there).
     const first = cases[0];
-    const send = () => post(admin, slotsBody(first.rules.id, windows[0].from, windows[0].to));
+    const body = slotsBody(first.rules.id, windows[0].from, windows[0].to);
+    const send = () => post(admin, body);
     const loadName = `availableSlots throughput, ${CLIENTS} concurrent clients, 30 days, round robin ${first.team.members.length} x 2 x ${first.team.events}`;
     const saturated = await underLoad(server.pid, () => closedLoop(send, CLIENTS, SECONDS));
     const rps = saturated.latencies.length / saturated.seconds;

@@ -13,8 +13,10 @@ import { startServer } from './server';
  * three runs; CPU per sync the same (two instances side by side under the same load, one with V8's own
  * choice: 42.8 vs 41.3 ms and 24.4 vs 24.8 ms); the import and query server of `bench/memory.ts` peaked at
  * 319 MB instead of 349, CPU 17.4 s instead of 20.5. At most 1.5 times saved 17 MB more for 10% more CPU.
- * The heap limit is unchanged (a large import cannot run out of heap because of this; it only collects more
- * often). V8 reads the flag at every full GC, so it can be set here after start: `npm start` and the
+ * The cost falls on the API instead: `availableSlots` over a large index takes about a fifth more CPU (more full
+ * GCs; `bench/slots-caldav.ts` with SLOTS_CALDAV_NODE_ARGS=--heap-growing-percent=0), so an instance that only
+ * serves the API may start with that flag. The heap limit is unchanged (a large import cannot run out of heap
+ * because of this; it only collects more often). V8 reads the flag at every full GC, so it can be set here after start: `npm start` and the
  * benchmarks' server processes both run this file. A --heap-growing-percent given to node wins.
  */
 const HEAP_GROWING_PERCENT = 100;
