@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { buildSchema, getOperationAST, parse } from 'graphql';
 import { COMPILE_AFTER_RUNS, compilingGateway } from '../src/graphql-executor';
 import { dataOf, startTestApp, type TestApp } from '../dev/app';
@@ -70,6 +71,51 @@ describe('compiled queries', () => {
     const bad = await answers(admin(), query, { ...good, f: 'next tuesday' });
     expectAllEqual(bad);
     expect(JSON.parse(bad[0]).errors[0]).toEqual(expect.objectContaining({ message: expect.stringMatching(/^\$f: DateTime cannot represent/), extensions: expect.objectContaining({ code: 'BAD_USER_INPUT' }) }));
+  });
+
+  it('serializes every built-in scalar as graphql-js does, values taken as they are and values coerced or refused alike', async () => {
+    // scripts/patch-graphql-jit.mjs lets a value through as it is when graphql-js would answer it unchanged;
+    // anything else must still reach the serializer, with graphql-js's coercions and errors.
+    const schema = buildSchema(`type Query {
+      ids: [ID!]! strings: [String!]! ints: [Int!]! floats: [Float!]! bools: [Boolean!]!
+      id: ID string: String int: Int float: Float bool: Boolean
+      badInt: Int badIntInList: [Int!] missing: String! missingInList: [ID!]
+    }`);
+    const values: Record<string, unknown> = {
+      ids: ['a', 7, ''],
+      strings: ['x', 3, true],
+      ints: [1, -0, 2147483647, -2147483648, '12', true],
+      floats: [1.5, 2, '2.5', false],
+      bools: [true, false, 0, 1],
+      id: 42,
+      string: null,
+      int: 3.0,
+      float: 1e300,
+      bool: 'yes',
+      badInt: 2 ** 31,
+      badIntInList: [1, 1.5],
+      missing: null,
+      missingInList: ['a', null],
+    };
+    for (const [name, field] of Object.entries(schema.getQueryType()!.getFields())) field.resolve = () => values[name];
+    const gateway = compilingGateway(schema);
+    gateway.onSchemaLoadOrUpdate(() => undefined);
+    const { executor } = await gateway.load({ apollo: { graphRef: undefined, keyHash: undefined, key: undefined } as never });
+    const answersOf = async (source: string) => {
+      const document = parse(source);
+      const out: unknown[] = [];
+      for (let i = 0; i < COMPILE_AFTER_RUNS + 2; i++) out.push(await executor!({ document, operation: getOperationAST(document)!, context: {}, request: {} } as never));
+      for (const answer of out.slice(1)) expect(answer).toEqual(out[0]);
+      return out[0] as { data: Record<string, unknown> | null; errors?: { path: unknown[] }[] };
+    };
+    expect(await answersOf('{ ids strings ints floats bools id string int float }')).toEqual({
+      data: { ids: ['a', '7', ''], strings: ['x', '3', 'true'], ints: [1, -0, 2147483647, -2147483648, 12, 1], floats: [1.5, 2, 2.5, 0], bools: [true, false, false, true], id: '42', string: null, int: 3, float: 1e300 },
+    });
+    const refused = await answersOf('{ bool badInt badIntInList missingInList }');
+    expect(refused.data).toEqual({ bool: null, badInt: null, badIntInList: null, missingInList: null });
+    expect(refused.errors!.map((e) => e.path)).toEqual([['bool'], ['badInt'], ['badIntInList', 1], ['missingInList', 1]]);
+    expect((await answersOf('{ id missing }')).data).toBeNull();
+    expect(readFileSync(require.resolve('graphql-jit/dist/execution.js'), 'utf8')).toContain('crm-calendar-core: leaf and list fast paths');
   });
 
   it('compiles a query once it ran COMPILE_AFTER_RUNS times, once, and never a mutation', async () => {

@@ -48,6 +48,25 @@ describe('app-specific passwords at rest, in logs and in the API', () => {
     expect(lines.join('')).not.toMatch(/abcd-efgh|c2VjcmV0/);
     expect(lines.join('')).toContain('[redacted]');
   });
+
+  it('are redacted deep in a GraphQL request, in an error\'s properties and in a child logger\'s bindings, leaving the caller\'s objects as they were', () => {
+    const lines: string[] = [];
+    const logger = createLogger(new Writable({ write: (c, _e, done) => (lines.push(String(c)), done()) }));
+    const request = { body: { query: 'mutation', variables: { input: { appleId: 'ann@icloud.com', appSpecificPassword: 'abcd-efgh-ijkl-mnop' } } }, list: [{ token: 'tok-123' }] };
+    logger.info({ request }, 'deep');
+    const failure = Object.assign(new Error('connect failed'), { config: { headers: { Authorization: 'Basic c2VjcmV0' } } });
+    logger.error({ err: failure }, 'error');
+    logger.child({ password: 'hunter2-child' }).child({ nested: { token: 'hunter2-grandchild' } }).info('child');
+    const text = lines.join('');
+    expect(text).not.toMatch(/abcd-efgh|c2VjcmV0|tok-123|hunter2/);
+    expect(lines).toHaveLength(3);
+    const [deep, error, child] = lines.map((l) => JSON.parse(l));
+    expect(child).toEqual(expect.objectContaining({ password: '[redacted]', nested: { token: '[redacted]' } }));
+    expect(deep.request.body.variables.input).toEqual({ appleId: 'ann@icloud.com', appSpecificPassword: '[redacted]' });
+    expect(error.err).toEqual(expect.objectContaining({ message: 'connect failed', config: { headers: { Authorization: '[redacted]' } } }));
+    expect(request.body.variables.input.appSpecificPassword).toBe('abcd-efgh-ijkl-mnop');
+    expect(failure.config.headers.Authorization).toBe('Basic c2VjcmV0');
+  });
 });
 
 describe('credentials on the wire', () => {
