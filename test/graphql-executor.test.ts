@@ -1,4 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { GCProfiler, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { buildSchema, getOperationAST, parse } from 'graphql';
 import { COMPILE_AFTER_RUNS, compilingGateway } from '../src/graphql-executor';
 import { dataOf, startTestApp, type TestApp } from '../dev/app';
@@ -116,6 +119,59 @@ describe('compiled queries', () => {
     expect(refused.errors!.map((e) => e.path)).toEqual([['bool'], ['badInt'], ['badIntInList', 1], ['missingInList', 1]]);
     expect((await answersOf('{ id missing }')).data).toBeNull();
     expect(readFileSync(require.resolve('graphql-jit/dist/execution.js'), 'utf8')).toContain('crm-calendar-core: leaf and list fast paths');
+  });
+
+  it('lets go of each answer once sent: young collections between pages promote nothing that grows with the answers', async () => {
+    // scripts/patch-dependencies.mjs: Apollo's gateway request context kept every answer alive through young
+    // collections until the next full GC, so each scavenge copied and then promoted all the answers since the last.
+    setFlagsFromString('--expose-gc');
+    setFlagsFromString('--no-allocation-site-pretenuring'); // as src/main.ts sets it
+    const gc = runInNewContext('gc') as (options: { type: 'minor' }) => void;
+    const from = new Date(Math.ceil(Date.now() / 86400000) * 86400000 + 86400000);
+    const query = `query($c: ID!, $f: DateTimeISO!, $t: DateTimeISO!) { availableSlots(calendarId: $c, from: $f, to: $t) { startsAt endsAt startsAtLocal availableUserIds seatsLeft } }`;
+    // Raw bytes over one keep-alive connection: the client keeps nothing of an answer either.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const post = (body: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(app.url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${admin()}` } }, (res) => {
+          let size = 0;
+          res.on('data', (chunk: Buffer) => (size += chunk.length));
+          res.on('end', () => (res.statusCode === 200 ? resolve(size) : reject(new Error(`HTTP ${res.statusCode}`))));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    const oldSpace = (s: { heapSpaceStatistics: { spaceName: string; spaceUsedSize: number }[] }) => s.heapSpaceStatistics.find((x) => x.spaceName === 'old_space')!.spaceUsedSize;
+    const pages = 40;
+    /** Bytes of one page of `days` days, and what young collections promoted while `pages` of them were served. */
+    const served = async (days: number) => {
+      const body = JSON.stringify({ query, variables: { c: calendarId, f: from.toISOString(), t: new Date(from.getTime() + days * 86400000).toISOString() } });
+      let bytes = 0;
+      for (let i = 0; i < 10; i++) bytes = await post(body);
+      const profiler = new GCProfiler();
+      profiler.start();
+      for (let i = 0; i < pages; i++) {
+        await post(body);
+        await new Promise(setImmediate);
+        gc({ type: 'minor' });
+      }
+      const promoted = profiler
+        .stop()!
+        .statistics.filter((s) => s.gcType === 'Scavenge')
+        .reduce((sum, s) => sum + Math.max(0, oldSpace(s.afterGC) - oldSpace(s.beforeGC)), 0);
+      return { bytes, promoted };
+    };
+    try {
+      await served(1); // What stays promotes once: compiled code, caches, the connection.
+      const small = await served(1);
+      const large = await served(30);
+      const moreBytes = pages * (large.bytes - small.bytes);
+      console.log(`${pages} pages of ${small.bytes} and of ${large.bytes} bytes: young collections promoted ${small.promoted} and ${large.promoted} bytes`);
+      // Retained answers were promoted at about three times their size in JSON; now the difference is noise.
+      expect(large.promoted - small.promoted).toBeLessThan(moreBytes / 2);
+    } finally {
+      agent.destroy();
+    }
   });
 
   it('compiles a query once it ran COMPILE_AFTER_RUNS times, once, and never a mutation', async () => {
