@@ -65,7 +65,8 @@ describe('the reconciler', () => {
     const slow = await faultyRadicaleTarget();
     try {
       const account = await slow.newAccount();
-      const env = { SYNC_LEASE_SECONDS: '5' };
+      // Each request waits 2 s: the CalDAV timeout (3 s in tests) left a loaded machine 1 s, and the run failed.
+      const env = { SYNC_LEASE_SECONDS: '5', CALDAV_TIMEOUT_MS: '10000' };
       const [a, b] = await Promise.all([0, 1].map(() => startTestApp({ caldavUrl: account.serverUrl, databaseUrl: pg.url, dataDir, env })));
       apps.push(a, b);
       const token = a.token('slow-user');
