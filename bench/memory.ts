@@ -1,4 +1,4 @@
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { signToken } from '../src/auth/jwt';
 import { radicaleTarget, type TargetAccount } from '../dev/caldav-targets';
 import { calendarObjects, DAY_MS } from '../dev/calendar-data';
 import { CONNECT } from '../dev/app';
+import { postJson } from '../dev/http';
 import { rssMb } from '../dev/load';
 import { startServerProcess, buildServer, type ServerProcess } from '../dev/server-process';
 import { lessIsBetter, runAsMain, type BenchResult } from './results';
@@ -44,22 +45,11 @@ export async function benchMemory(): Promise<BenchResult[]> {
 
     server = await startServerProcess({ DATA_DIR: dataDir, AUTH_JWT_SECRET: SECRET, ICLOUD_CALDAV_URL: first.serverUrl, SYNC_CRON: '', SYNC_NOW_MIN_INTERVAL_SECONDS: '0', CALDAV_TIMEOUT_MS: '60000' });
     const url = server.url.replace('//localhost:', '//127.0.0.1:');
-    const post = (token: string, query: string, variables: Record<string, unknown>) =>
-      new Promise<any>((resolve, reject) => {
-        const body = JSON.stringify({ query, variables });
-        const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${token}` } }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const answer = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-            if (answer.errors?.length) reject(new Error(JSON.stringify(answer.errors)));
-            else resolve(answer.data);
-          });
-          res.on('error', reject);
-        });
-        req.on('error', reject);
-        req.end(body);
-      });
+    const post = async (token: string, query: string, variables: Record<string, unknown>) => {
+      const answer = JSON.parse((await postJson(agent, url, token, JSON.stringify({ query, variables }))).text);
+      if (answer.errors?.length) throw new Error(JSON.stringify(answer.errors));
+      return answer.data;
+    };
 
     const rssStart = rssMb(server.pid);
     const subs: string[] = [];

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDAVClient } from 'tsdav';
@@ -11,6 +11,7 @@ import { signToken } from '../src/auth/jwt';
 import { CrmCalendarType, MemberPriority, RoundRobinMode, type OpenHours } from '../src/entities/crm-calendar.entity';
 import { parseCalendarObject, type ParsedEvent } from '../src/sync/ical/calendar-object';
 import { calendarObjects, DAY_MS } from '../dev/calendar-data';
+import { postJson, type PostAnswer } from '../dev/http';
 import { freePort } from '../dev/ports';
 import { launchHttpDaemon } from '../dev/process';
 import { startRadicale, type RadicaleServer } from '../dev/radicale';
@@ -165,23 +166,12 @@ async function index(baseUrl: string, member: Member, path: string): Promise<voi
  * holds all 45,000 objects' texts) is this process's work, not the server's.
  */
 function client(url: string, agent: Agent) {
-  const exchange = (token: string, body: string, keep: boolean) =>
-    new Promise<{ size: number; chunks: Buffer[] }>((resolve, reject) => {
-      const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${token}` } }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (keep || res.statusCode !== 200) chunks.push(c);
-        });
-        res.on('end', () => (res.statusCode === 200 ? resolve({ size, chunks }) : reject(new Error(`HTTP ${res.statusCode}: ${Buffer.concat(chunks).toString('utf8').slice(0, 300)}`))));
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
-  const post = async (token: string, body: string) => Buffer.concat((await exchange(token, body, true)).chunks).toString('utf8');
-  const timed = async (token: string, body: string) => (await exchange(token, body, false)).size;
+  const ok = (answer: PostAnswer) => {
+    if (answer.status !== 200) throw new Error(`HTTP ${answer.status}: ${answer.text.slice(0, 300)}`);
+    return answer;
+  };
+  const post = async (token: string, body: string) => ok(await postJson(agent, url, token, body)).text;
+  const timed = async (token: string, body: string) => ok(await postJson(agent, url, token, body, false)).size;
   const gql = async <T = any>(token: string, query: string, variables: Record<string, unknown> = {}): Promise<T> => {
     const answer = JSON.parse(await post(token, JSON.stringify({ query, variables })));
     if (answer.errors?.length) throw new Error('GraphQL errors: ' + JSON.stringify(answer.errors));

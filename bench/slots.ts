@@ -1,7 +1,7 @@
 // Measured as `npm start` runs the server (graphql-js in production mode).
 import '../src/production-mode';
 import 'reflect-metadata';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { rulesOf } from '../src/availability/calendar-rules';
 import { Appointment, AppointmentAssignee } from '../src/entities/appointment.entity';
 import { BusyInterval } from '../src/entities/busy-interval.entity';
@@ -13,6 +13,7 @@ import { ExternalEvent } from '../src/entities/external-event.entity';
 import { User } from '../src/entities/user.entity';
 import { dataOf, startTestApp, TEST_JWT_SECRET, type TestApp } from '../dev/app';
 import { prng } from '../dev/fault-proxy';
+import { postJson } from '../dev/http';
 import { availability as baselineAvailability } from './baseline/availability.service';
 import { startBaselineServer } from './baseline/server';
 import { lessIsBetter, runAsMain, type BenchResult } from './results';
@@ -112,17 +113,7 @@ export async function benchSlots(): Promise<BenchResult[]> {
       query: `query($c: ID!, $f: DateTimeISO!, $t: DateTimeISO!) { availableSlots(calendarId: $c, from: $f, to: $t) { startsAt endsAt startsAtLocal availableUserIds seatsLeft } }`,
       variables: { c: calendarId, f: from.toISOString(), t: to.toISOString() },
     });
-    const post = (url: string) =>
-      new Promise<string>((resolve, reject) => {
-        const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${token}` } }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-          res.on('error', reject);
-        });
-        req.on('error', reject);
-        req.end(body);
-      });
+    const post = async (url: string) => (await postJson(agent, url, token, body)).text;
     // The service alone first (no HTTP, GraphQL or JWT), on the entity both resolvers load.
     const inProcess = async (fn: typeof baselineAvailability) => {
       const times: number[] = [];

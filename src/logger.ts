@@ -4,10 +4,10 @@ import pino, { type DestinationStream, type Logger } from 'pino';
  * Keys whose values never reach a log (DEVELOPERS.md, non-negotiable 4): passwords, their ciphertext, tokens
  * and Authorization headers, under whatever object a caller passes, down to `REDACT_DEPTH` levels.
  */
-export const SECRET_KEYS: ReadonlySet<string> = new Set(['password', 'appSpecificPassword', 'passwordCipher', 'authorization', 'Authorization', 'token']);
+const SECRET_KEYS: ReadonlySet<string> = new Set(['password', 'appSpecificPassword', 'passwordCipher', 'authorization', 'Authorization', 'token']);
 
 /** How deep `redacted` looks (`{ req: { body: { variables: { input: { appSpecificPassword } } } } }` is 5). */
-export const REDACT_DEPTH = 6;
+const REDACT_DEPTH = 6;
 
 const CENSOR = '[redacted]';
 
@@ -20,7 +20,7 @@ const CENSOR = '[redacted]';
  * pino's own `redact` option did this from a list of paths, and parsed every path again for every value of
  * every log line: a fifth of the CPU of logging one GraphQL request, and 30 KB of garbage.
  */
-export function redacted(value: unknown, depth = 0): unknown {
+function redacted(value: unknown, depth = 0): unknown {
   if (depth >= REDACT_DEPTH || value === null || typeof value !== 'object' || value instanceof Error) return value;
   if (Array.isArray(value)) {
     let copy: unknown[] | undefined;

@@ -26,10 +26,9 @@ import { startServer } from './server';
  * so a collection during one finds all of its slots alive, and V8 then pretenured every later page's slots:
  * old-generation garbage that kept young objects alive in turn until the next full GC (as did Apollo's gateway
  * request context, see scripts/patch-dependencies.mjs: together each young collection promoted about 2 MB and
- * took 5 to 12 ms, the p99 of a 25-member page). Without it, building the slots of a
- * page in a loop promoted 0.1 MB per collection instead of 4.5; over HTTP, in three runs of 1,500 25-member
- * pages against three with it, CPU per page was 5.0 to 5.7 ms instead of 6.1 to 7.0 and p99 12.6 to 15.6 ms
- * instead of 17.3 to 19.8.
+ * took 5 to 12 ms, the p99 of a 25-member page). Without it, building the slots of a page in a loop promoted
+ * 0.1 MB per collection instead of 4.5; over HTTP, in three runs of 1,500 25-member pages against three with it,
+ * CPU per page was 5.0 to 5.7 ms instead of 6.1 to 7.0 and p99 12.6 to 15.6 ms instead of 17.3 to 19.8.
  */
 const V8_FLAGS: [name: string, flag: string][] = [
   ['heap-growing-percent', '--heap-growing-percent=100'],

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { GCProfiler, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { buildSchema, getOperationAST, parse } from 'graphql';
 import { COMPILE_AFTER_RUNS, compilingGateway } from '../src/graphql-executor';
 import { dataOf, startTestApp, type TestApp } from '../dev/app';
+import { postJson } from '../dev/http';
 
 /**
  * Queries run by graphql-js until they repeat, then compiled (src/graphql-executor.ts): a compiled query
@@ -77,7 +78,7 @@ describe('compiled queries', () => {
   });
 
   it('serializes every built-in scalar as graphql-js does, values taken as they are and values coerced or refused alike', async () => {
-    // scripts/patch-graphql-jit.mjs lets a value through as it is when graphql-js would answer it unchanged;
+    // scripts/patch-dependencies.mjs lets a value through as it is when graphql-js would answer it unchanged;
     // anything else must still reach the serializer, with graphql-js's coercions and errors.
     const schema = buildSchema(`type Query {
       ids: [ID!]! strings: [String!]! ints: [Int!]! floats: [Float!]! bools: [Boolean!]!
@@ -131,16 +132,11 @@ describe('compiled queries', () => {
     const query = `query($c: ID!, $f: DateTimeISO!, $t: DateTimeISO!) { availableSlots(calendarId: $c, from: $f, to: $t) { startsAt endsAt startsAtLocal availableUserIds seatsLeft } }`;
     // Raw bytes over one keep-alive connection: the client keeps nothing of an answer either.
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    const post = (body: string) =>
-      new Promise<number>((resolve, reject) => {
-        const req = request(app.url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${admin()}` } }, (res) => {
-          let size = 0;
-          res.on('data', (chunk: Buffer) => (size += chunk.length));
-          res.on('end', () => (res.statusCode === 200 ? resolve(size) : reject(new Error(`HTTP ${res.statusCode}`))));
-        });
-        req.on('error', reject);
-        req.end(body);
-      });
+    const post = async (body: string) => {
+      const answer = await postJson(agent, app.url, admin(), body, false);
+      if (answer.status !== 200) throw new Error(`HTTP ${answer.status}: ${answer.text}`);
+      return answer.size;
+    };
     const oldSpace = (s: { heapSpaceStatistics: { spaceName: string; spaceUsedSize: number }[] }) => s.heapSpaceStatistics.find((x) => x.spaceName === 'old_space')!.spaceUsedSize;
     const pages = 40;
     /** Bytes of one page of `days` days, and what young collections promoted while `pages` of them were served. */
