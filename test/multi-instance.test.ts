@@ -187,6 +187,8 @@ describe('several instances on one PostgreSQL and one Redis', () => {
     }
     expect(run).not.toBeNull();
     expect(run!.startedAt.getTime()).toBeGreaterThanOrEqual(held!.leaseUntil!.getTime() - 50); // the dead lease had to expire first
+    // The survivor logs the run after committing it: its line may reach stdout a moment after the row is visible.
+    for (const end = Date.now() + 5000; !runsExecutedBy(survivor).includes(run!.id) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 100));
     expect(runsExecutedBy(survivor)).toContain(run!.id);
     // The killed instance's run (if it was stored) is closed as interrupted, not left open; the survivor may be mid-run on others.
     expect(await em.fork().count(SyncRun, { finishedAt: null, startedAt: { $lt: run!.startedAt } })).toBe(0);
