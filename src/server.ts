@@ -166,6 +166,10 @@ export async function startServer(config: Config, logger: Logger, events: EventB
     parseOptions: { maxTokens: LIMITS.maxTokens },
     includeStacktraceInErrorResponses: false,
     introspection: config.graphqlIntrospection,
+    // Outside NODE_ENV=test Apollo stops itself on SIGTERM and SIGINT and then raises the signal again, which
+    // killed the process (exit by signal) before `close()` below had drained the sync runs, given back their
+    // leases and told subscribers to reconnect. The entry point's handler calls `close()`, which stops Apollo.
+    stopOnTerminationSignals: false,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       // The IDE is ours (src/web-ui.ts, served from installed packages): never Apollo's page that loads a CDN.

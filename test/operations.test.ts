@@ -205,7 +205,8 @@ describe('graceful shutdown of a real server process', () => {
     const account = await target.newAccount();
     const secret = 'shutdown-test-secret';
     const dataDir = mkdtempSync(join(tmpdir(), 'crm-shutdown-'));
-    const server = await startServerProcess({ DATA_DIR: dataDir, AUTH_JWT_SECRET: secret, ICLOUD_CALDAV_URL: account.serverUrl, SYNC_CRON: '* * * * * *', SHUTDOWN_TIMEOUT_SECONDS: '10' });
+    // NODE_ENV as `npm start` has it: jest's NODE_ENV=test hid a handler of Apollo's that killed the process first.
+    const server = await startServerProcess({ DATA_DIR: dataDir, AUTH_JWT_SECRET: secret, ICLOUD_CALDAV_URL: account.serverUrl, SYNC_CRON: '* * * * * *', SHUTDOWN_TIMEOUT_SECONDS: '10', NODE_ENV: 'production' });
     const token = signToken({ sub: 'ann', tenantId: 'tenant-a', role: 'user' }, secret);
     const ws = wsClient(server.url, token);
     try {
