@@ -11,7 +11,8 @@ import { signToken } from '../src/auth/jwt';
 import { CrmCalendarType, MemberPriority, RoundRobinMode, type OpenHours } from '../src/entities/crm-calendar.entity';
 import { parseCalendarObject, type ParsedEvent } from '../src/sync/ical/calendar-object';
 import { calendarObjects, DAY_MS } from '../dev/calendar-data';
-import { postJson, type PostAnswer } from '../dev/http';
+import { postJson } from '../dev/http';
+import { lightClient, type LightClientJob } from '../dev/light-client';
 import { freePort } from '../dev/ports';
 import { launchHttpDaemon } from '../dev/process';
 import { startRadicale, type RadicaleServer } from '../dev/radicale';
@@ -42,8 +43,9 @@ import { lessIsBetter, runAsMain, type BenchResult } from './results';
  * For each calendar: ours and the peer must give the same slots (start and the set of available members) in
  * SLOTS_CALDAV_WINDOWS (6) consecutive 30-day windows from tomorrow, or the run fails naming the first
  * difference and the events around it. Then SLOTS_CALDAV_ROUNDS (1,000) sequential availableSlots of the next 30
- * days: p50, p99 and the server's CPU per request (a p99 of 200 requests was their second slowest, which one
- * full GC decided); the peer's time is one request per window (the REPORTs and
+ * days after 20 untimed: p50, p99 and the server's CPU per request (a p99 of 200 requests was their second
+ * slowest, which one full GC decided). Every timed request is sent by a light client in a thread of its own
+ * (`dev/light-client.ts`: this process's heap and collections are not the server's latency); the peer's time is one request per window (the REPORTs and
  * the expansion, shared by the three calendars of a team, plus each calendar's slot rule). Then throughput:
  * SLOTS_CALDAV_CLIENTS (20) concurrent clients for SLOTS_CALDAV_SECONDS (10) on the first round-robin calendar:
  * first as closed loops (each sends its next request when the last is answered: the most the server sustains; the
@@ -160,24 +162,19 @@ async function index(baseUrl: string, member: Member, path: string): Promise<voi
   }
 }
 
-/**
- * POSTs to the server over keep-alive connections: `post` answers the body as text, `timed` only its size. The
- * timed loops use `timed`: decoding a 154 KB page into a string (a large object in this process's heap, which
- * holds all 45,000 objects' texts) is this process's work, not the server's.
- */
+/** POSTs to the server over keep-alive connections for the set-up and the comparison (the timed loops run in `lightClient`). */
 function client(url: string, agent: Agent) {
-  const ok = (answer: PostAnswer) => {
+  const post = async (token: string, body: string) => {
+    const answer = await postJson(agent, url, token, body);
     if (answer.status !== 200) throw new Error(`HTTP ${answer.status}: ${answer.text.slice(0, 300)}`);
-    return answer;
+    return answer.text;
   };
-  const post = async (token: string, body: string) => ok(await postJson(agent, url, token, body)).text;
-  const timed = async (token: string, body: string) => ok(await postJson(agent, url, token, body, false)).size;
   const gql = async <T = any>(token: string, query: string, variables: Record<string, unknown> = {}): Promise<T> => {
     const answer = JSON.parse(await post(token, JSON.stringify({ query, variables })));
     if (answer.errors?.length) throw new Error('GraphQL errors: ' + JSON.stringify(answer.errors));
     return answer.data as T;
   };
-  return { post, timed, gql };
+  return { post, gql };
 }
 
 const SLOTS_QUERY = 'query($c: ID!, $f: DateTimeISO!, $t: DateTimeISO!) { availableSlots(calendarId: $c, from: $f, to: $t) { startsAt endsAt startsAtLocal availableUserIds seatsLeft } }';
@@ -236,47 +233,12 @@ function firstDifference(ours: Compared[], peer: Compared[]): { startsAt: string
   return null;
 }
 
-/** Latencies (sorted, ms) of what `run` sent, its duration and the share of a core the server `pid` used meanwhile. */
-async function underLoad(pid: number, run: () => Promise<number[]>): Promise<{ latencies: number[]; seconds: number; serverCpu: number }> {
+/** What `job` measured in a light client, latencies sorted, and the share of a core the server `pid` used meanwhile. */
+async function underLoad(pid: number, job: LightClientJob): Promise<{ latencies: number[]; seconds: number; serverCpu: number }> {
   const cpu0 = cpuMsOf(pid);
   const t0 = performance.now();
-  const latencies = (await run()).sort((a, b) => a - b);
-  const elapsedMs = performance.now() - t0;
-  return { latencies, seconds: elapsedMs / 1000, serverCpu: (cpuMsOf(pid) - cpu0) / elapsedMs };
-}
-
-/** `clients` clients for `seconds`, each sending its next request when the last is answered: the most the server sustains. */
-async function closedLoop(send: () => Promise<unknown>, clients: number, seconds: number): Promise<number[]> {
-  const latencies: number[] = [];
-  const deadline = performance.now() + seconds * 1000;
-  await Promise.all(Array.from({ length: clients }, async () => {
-    while (performance.now() < deadline) {
-      const t = performance.now();
-      await send();
-      latencies.push(performance.now() - t);
-    }
-  }));
-  return latencies;
-}
-
-/**
- * `clients` clients sending `rate` requests per second between them for `seconds`: client k at k / rate s, then
- * every clients / rate s. A latency counts from the time the request was due, so a request sent late because the
- * client's previous one was slow counts its wait too (no coordinated omission, as wrk2 measures).
- */
-async function openLoop(send: () => Promise<unknown>, clients: number, rate: number, seconds: number): Promise<number[]> {
-  const latencies: number[] = [];
-  const start = performance.now();
-  const period = (clients / rate) * 1000;
-  await Promise.all(Array.from({ length: clients }, async (_, k) => {
-    for (let due = start + (k * 1000) / rate; due < start + seconds * 1000; due += period) {
-      const wait = due - performance.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      await send();
-      latencies.push(performance.now() - due);
-    }
-  }));
-  return latencies;
+  const { latencies, seconds } = await lightClient(job);
+  return { latencies: latencies.sort((a, b) => a - b), seconds, serverCpu: (cpuMsOf(pid) - cpu0) / (performance.now() - t0) };
 }
 
 /** CPU time (user + system) of a process so far, in ms. */
@@ -435,7 +397,7 @@ export async function benchSlotsCaldav(): Promise<BenchResult[]> {
       [...(CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), ...NODE_ARGS],
     );
     const url = server.url.replace('//localhost:', '//127.0.0.1:');
-    const { post, timed, gql } = client(url, agent);
+    const { post, gql } = client(url, agent);
     const tokenOf = (sub: string, role: 'user' | 'admin' = 'user') => signToken({ sub, tenantId: 'tenant-a', role, timezone: 'Europe/Berlin' }, secret);
     t0 = performance.now();
     let imported = 0;
@@ -531,18 +493,11 @@ export async function benchSlotsCaldav(): Promise<BenchResult[]> {
     const summary: { name: string; p50: number; p99: number; peer: number; ratio: number }[] = [];
     for (const { team, rules } of cases) {
       const body = slotsBody(rules.id, windows[0].from, windows[0].to);
-      let bytes = 0;
-      for (let i = 0; i < 20; i++) bytes = await timed(admin, body);
-      const times: number[] = [];
       const cpu0 = cpuMsOf(server.pid);
       const from = micros();
-      for (let i = 0; i < ROUNDS; i++) {
-        const t = performance.now();
-        await timed(admin, body);
-        times.push(performance.now() - t);
-      }
-      phases.push({ name: `${rules.type} ${team.members.length}x2x${team.events}`, from, to: micros(), requests: ROUNDS });
-      const cpu = (cpuMsOf(server.pid) - cpu0) / ROUNDS;
+      const { latencies: times, bytes } = await lightClient({ url, token: admin, body, task: { kind: 'sequential', warmup: 20, rounds: ROUNDS } });
+      phases.push({ name: `${rules.type} ${team.members.length}x2x${team.events}`, from, to: micros(), requests: ROUNDS + 20 });
+      const cpu = (cpuMsOf(server.pid) - cpu0) / (ROUNDS + 20);
       times.sort((a, b) => a - b);
       const peerTimes = peerMs.get(rules.id)!.sort((a, b) => a - b);
       const p50 = percentile(times, 0.5);
@@ -566,13 +521,12 @@ export async function benchSlotsCaldav(): Promise<BenchResult[]> {
     // server sustains), then at the target rate (the latency it keeps there).
     const first = cases[0];
     const body = slotsBody(first.rules.id, windows[0].from, windows[0].to);
-    const send = () => timed(admin, body);
     const loadName = `availableSlots throughput, ${CLIENTS} concurrent clients, 30 days, round robin ${first.team.members.length} x 2 x ${first.team.events}`;
-    const saturated = await underLoad(server.pid, () => closedLoop(send, CLIENTS, SECONDS));
+    const saturated = await underLoad(server.pid, { url, token: admin, body, task: { kind: 'closed', clients: CLIENTS, seconds: SECONDS } });
     const rps = saturated.latencies.length / saturated.seconds;
     console.log(`${loadName}, each sending its next request on the answer: ${saturated.latencies.length} requests in ${saturated.seconds.toFixed(1)} s: ${rps.toFixed(0)} requests/s, ` +
       `p50 ${ms(percentile(saturated.latencies, 0.5))}, p99 ${ms(percentile(saturated.latencies, 0.99))}; server process at ${(saturated.serverCpu * 100).toFixed(0)}% of a core`);
-    const paced = await underLoad(server.pid, () => openLoop(send, CLIENTS, RATE, SECONDS));
+    const paced = await underLoad(server.pid, { url, token: admin, body, task: { kind: 'open', clients: CLIENTS, rate: RATE, seconds: SECONDS } });
     const loadP99 = percentile(paced.latencies, 0.99);
     console.log(`${loadName}, ${RATE} requests/s between them on a schedule: ${paced.latencies.length} requests in ${paced.seconds.toFixed(1)} s, ` +
       `p50 ${ms(percentile(paced.latencies, 0.5))}, p99 ${ms(loadP99)}, max ${ms(paced.latencies[paced.latencies.length - 1])}; server process at ${(paced.serverCpu * 100).toFixed(0)}% of a core`);
