@@ -2,7 +2,6 @@ import { ApolloServer } from '@apollo/server';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import express from 'express';
 import { GraphQLError, specifiedRules, validate, type GraphQLFormattedError } from 'graphql';
@@ -25,7 +24,7 @@ import { createMetrics, type Metrics } from './metrics';
 import { initORM, type Orm } from './orm';
 import { createEventBus, type EventBus } from './pubsub';
 import { compilingGateway } from './graphql-executor';
-import { graphqlPostHandler, MAX_BODY_BYTES, sendError } from './graphql-http';
+import { answerBytes, graphqlExpressHandler, graphqlPostHandler, MAX_BODY_BYTES, sendError } from './graphql-http';
 import { createSchema } from './schema';
 import { releaseAllLeases } from './sync/lease';
 import { createServices, type Services } from './services';
@@ -170,6 +169,8 @@ export async function startServer(config: Config, logger: Logger, events: EventB
     // killed the process (exit by signal) before `close()` below had drained the sync runs, given back their
     // leases and told subscribers to reconnect. The entry point's handler calls `close()`, which stops Apollo.
     stopOnTerminationSignals: false,
+    // Answers as bytes made without one large string (src/json-bytes.ts), written by graphql-http.ts.
+    stringifyResult: answerBytes,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       // The IDE is ours (src/web-ui.ts, served from installed packages): never Apollo's page that loads a CDN.
@@ -226,7 +227,7 @@ export async function startServer(config: Config, logger: Logger, events: EventB
       if (!refused) return next();
       sendError(res, 400, refused.message, String(refused.extensions.code));
     },
-    expressMiddleware(apollo, { context: ({ req }) => context(req) }),
+    graphqlExpressHandler({ apollo, context }),
   );
 
   // Anything else, and any error before GraphQL (malformed JSON, a body over the limit), is answered in JSON
