@@ -37,9 +37,9 @@ export interface LightClientResult {
  *
  * Why a thread of its own: a latency measured by the process that set a benchmark up counts that process's
  * own garbage collections. The availability benchmark's process holds the 45,000 objects it wrote and the peer's
- * parsed events; during its 25-member loops it ran a major GC of 8 to 13 ms every 80 requests or so, each in the
+ * parsed events; during its 25-member loops it ran a major GC of 5 to 20 ms every 80 requests or so, each in the
  * middle of a request, and its collector's threads took a core from the server meanwhile: most of the requests
- * slower than 15 ms overlapped one (`SLOTS_CALDAV` runs of 2026-12-01). A worker has a heap of its own, small,
+ * slower than 15 ms overlapped one (BENCHMARKS.md, fifth session). A worker has a heap of its own, small,
  * and the setting-up thread allocates nothing while it waits, as a browser loading a booking page holds nothing
  * of the server's data. Runs from the compiled `dist/dev/light-client.js` (the benchmarks run compiled).
  */
