@@ -45,8 +45,9 @@ import { lessIsBetter, runAsMain, type BenchResult } from './results';
  * difference and the events around it. Then SLOTS_CALDAV_ROUNDS (1,000) sequential availableSlots of the next 30
  * days after 20 untimed: p50, p99 and the server's CPU per request (a p99 of 200 requests was their second
  * slowest, which one full GC decided). Every timed request is sent by a light client in a thread of its own
- * (`dev/light-client.ts`: this process's heap and collections are not the server's latency); the peer's time is one request per window (the REPORTs and
- * the expansion, shared by the three calendars of a team, plus each calendar's slot rule). Then throughput:
+ * (`dev/light-client.ts`: this process's heap and collections are not the server's latency); the peer's time
+ * is one request per window (the REPORTs and the expansion, shared by the three calendars of a team, plus each
+ * calendar's slot rule). Then throughput:
  * SLOTS_CALDAV_CLIENTS (20) concurrent clients for SLOTS_CALDAV_SECONDS (10) on the first round-robin calendar:
  * first as closed loops (each sends its next request when the last is answered: the most the server sustains; the
  * mean latency there is CLIENTS / throughput), then at SLOTS_CALDAV_RATE (300) requests per second between them,
