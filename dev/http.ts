@@ -29,27 +29,32 @@ export function passableHeaders(headers: Headers): Record<string, string> {
   return out;
 }
 
-/** A JSON POST's answer: its status, its size in bytes and its text (empty when it was not kept). */
+/** A JSON POST's answer: its size in bytes and its text (empty when it was not kept). */
 export interface PostAnswer {
-  status: number;
   size: number;
   text: string;
 }
 
 /**
- * POSTs `body` (JSON) to `url` with a bearer token over `agent`'s kept-alive connections. `keepText` false keeps
- * only the size of a 200 answer (a timed loop: decoding a large answer is the client's work, not the server's).
+ * POSTs `body` (JSON) to `url` with a bearer token over `agent`'s kept-alive connections. Rejects unless the answer
+ * is HTTP 200, with its status and the start of its text. `keepText` false keeps only the size (a timed loop:
+ * decoding a large answer is the client's work, not the server's).
  */
 export function postJson(agent: Agent, url: string, token: string, body: string, keepText = true): Promise<PostAnswer> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${token}` } }, (res) => {
+      const ok = res.statusCode === 200;
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {
         size += c.length;
-        if (keepText || res.statusCode !== 200) chunks.push(c);
+        if (keepText || !ok) chunks.push(c);
       });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, size, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        if (ok) resolve({ size, text });
+        else reject(new Error(`HTTP ${res.statusCode}: ${text.slice(0, 300)}`));
+      });
       res.on('error', reject);
     });
     req.on('error', reject);

@@ -11,8 +11,9 @@ const MAX_DEPTH = 8;
  *
  * Why: a 25-member page of slots is 150 KB of JSON. V8's `JSON.stringify` returns it as a tree of parts; writing
  * it to a socket or a Buffer first copies it into one flat string, which at that size is a large object of its
- * own, mapped fresh from the kernel (about 40 page faults), and `Buffer.from` zero-filled fresh pages again:
- * 1.2 ms per page here against 0.3 ms this way, a third of the page's CPU (measured on this machine's 2-core VM).
+ * own, mapped fresh from the kernel, and `Buffer.from` zero-filled fresh pages again: about 35 page faults per
+ * answer. In a loop, 1.2 ms per page that way against 0.3 ms this way; in the server, every other request one
+ * way, 2.1 to 2.6 ms of CPU per page instead of 2.8 to 3.3 (BENCHMARKS.md, fifth session).
  * A value whose `toJSON` decides its form (a Date, an array or object with `toJSON`) is stringified whole.
  */
 export function jsonBytes(value: unknown): Buffer {

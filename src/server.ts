@@ -216,7 +216,7 @@ export async function startServer(config: Config, logger: Logger, events: EventB
       throw unauthenticated(e);
     }
   };
-  graphqlPost = graphqlPostHandler({ apollo, path: GRAPHQL_PATH, context, before: (req, res, next) => (withRequestId(req, res), allowOrigins(req, res, next)) });
+  graphqlPost = graphqlPostHandler({ apollo, path: GRAPHQL_PATH, context, logger, before: (req, res, next) => (withRequestId(req, res), allowOrigins(req, res, next)) });
   app.use(
     GRAPHQL_PATH,
     allowOrigins,
